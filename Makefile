@@ -1,0 +1,82 @@
+# rear-mdcontainer: IMSM/DDF firmware-RAID containers for Relax-and-Recover.
+#
+#   make install [DESTDIR=...] [PREFIX=/usr]   drop the plugin into ReaR's tree
+#   make uninstall                             remove exactly what install put there
+#   make test                                  unit, bats and VM tests (installs what it needs)
+#   make demo                                  the main job, end to end, in a VM
+#   make lint                                  ruff, shellcheck, bash -n
+
+PREFIX ?= /usr
+DESTDIR ?=
+SHAREDIR ?= $(PREFIX)/share/rear
+# Where the Python package lives: under ReaR's share dir, so that ReaR copies it
+# into the rescue image by itself (everything below /usr/share/rear is copied).
+PYLIBDIR ?= $(SHAREDIR)/mdcontainer/python
+# A .pth file here makes `python3 -m rear_mdcontainer` work on the host as well.
+PYTHON_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
+PYTHON ?= /usr/bin/python3
+PYTEST_ARGS ?=
+
+# Files we install, relative to their source folders (no generated or cached files).
+REAR_FILES := $(shell cd usr/share/rear && find . -type f \( -name '*.sh' -o -name '*.adoc' -o -name '*.conf' \) | sed 's|^\./||' | LC_ALL=C sort)
+PLUGIN_LIB_FILES := $(shell cd rear-plugin/lib && find . -type f -name '*.sh' | sed 's|^\./||' | LC_ALL=C sort)
+PY_FILES := $(shell cd pyhelpers && find rear_mdcontainer -type f \( -name '*.py' -o -name '*.j2' \) | LC_ALL=C sort)
+
+.PHONY: all install uninstall test test-quick deps lint demo clean installed-files
+
+all:
+	@echo "Nothing to build. Try 'make install', 'make test' or 'make demo'."
+
+install:
+	@set -e; for f in $(REAR_FILES); do \
+	    install -D -m 0644 "usr/share/rear/$$f" "$(DESTDIR)$(SHAREDIR)/$$f"; \
+	done
+	@set -e; for f in $(PLUGIN_LIB_FILES); do \
+	    install -D -m 0644 "rear-plugin/lib/$$f" "$(DESTDIR)$(SHAREDIR)/lib/$$f"; \
+	done
+	@set -e; for f in $(PY_FILES); do \
+	    install -D -m 0644 "pyhelpers/$$f" "$(DESTDIR)$(PYLIBDIR)/$$f"; \
+	done
+	install -d "$(DESTDIR)$(PYTHON_SITEDIR)"
+	echo "$(PYLIBDIR)" > "$(DESTDIR)$(PYTHON_SITEDIR)/rear_mdcontainer.pth"
+	@echo "rear-mdcontainer installed below $(DESTDIR)$(SHAREDIR)"
+
+# The list of every path install writes, for uninstall and for the packaging tests.
+installed-files:
+	@for f in $(REAR_FILES); do echo "$(SHAREDIR)/$$f"; done
+	@for f in $(PLUGIN_LIB_FILES); do echo "$(SHAREDIR)/lib/$$f"; done
+	@for f in $(PY_FILES); do echo "$(PYLIBDIR)/$$f"; done
+	@echo "$(PYTHON_SITEDIR)/rear_mdcontainer.pth"
+
+uninstall:
+	@set -e; $(MAKE) -s --no-print-directory installed-files | while read -r f; do \
+	    rm -f "$(DESTDIR)$$f"; \
+	done
+	@find "$(DESTDIR)$(PYLIBDIR)" -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+	@for d in $$(cd pyhelpers && find rear_mdcontainer -type d | LC_ALL=C sort -r); do \
+	    rmdir "$(DESTDIR)$(PYLIBDIR)/$$d" 2>/dev/null || true; \
+	done
+	@rmdir "$(DESTDIR)$(PYLIBDIR)" "$(DESTDIR)$(SHAREDIR)/mdcontainer" 2>/dev/null || true
+	@echo "rear-mdcontainer removed from $(DESTDIR)$(SHAREDIR)"
+
+deps:
+	@./tests/setup-deps.sh
+
+lint: deps
+	.venv/bin/ruff check pyhelpers tests
+	shellcheck -s bash -S warning -e SC2034,SC2154 $$(find usr/share/rear rear-plugin -name '*.sh')
+	@for f in $$(find usr/share/rear rear-plugin tests -name '*.sh'); do bash -n "$$f" || exit 1; done
+
+test: deps
+	.venv/bin/python -m pytest tests $(PYTEST_ARGS)
+
+# Everything but the VM tests: seconds, not minutes.
+test-quick: deps
+	.venv/bin/python -m pytest tests -m 'not vm' $(PYTEST_ARGS)
+
+demo: deps
+	.venv/bin/python -m tests.vm.demo
+
+clean:
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf .pytest_cache

@@ -1,0 +1,247 @@
+"""Command line of the helper: ``python3 -m rear_mdcontainer <subcommand>``.
+
+The ReaR hooks call it; exit status 0 is success, 2 an :class:`MdcError` whose
+one-line message (entry, problem, fix) is the last line on stderr, 3 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__, assembly
+from .disklayout import rewrite_file
+from .entries import CONTAINER_KEYWORD, VOLUME_KEYWORD, parse_layout
+from .errors import MdcError
+from .model import Layout
+from .preflight import preflight
+from .probe import LiveSource, RecordedSource, probe_layout
+from .readiness import wait_writable
+from .render import render_container, render_volume
+from .system import System
+from .teardown import release
+
+EXIT_ERROR = 2
+EXIT_BUG = 3
+
+
+def _source(args: argparse.Namespace) -> LiveSource | RecordedSource:
+    return RecordedSource(args.recorded) if args.recorded else LiveSource()
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    """Rewrite disklayout.conf with mdcontainer/mdvolume entries."""
+    result = probe_layout(_source(args))
+    for warning in result.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    rewrite_file(args.layout_file, result.layout)
+    for container in result.layout.containers:
+        volumes = result.layout.volumes_of(container)
+        print(f"recorded {container.metadata} container {container.device} on {','.join(container.devices)}"
+              f" with {len(volumes)} volume(s): "
+              + ", ".join(f"{v.device} ({v.name}, {v.level})" for v in volumes))
+    return 0
+
+
+def _read_layout(path: str) -> tuple[Layout, list[str]]:
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        lines = handle.read().splitlines()
+    return parse_layout(lines), lines
+
+
+def _system() -> System:
+    return System(os.environ.get("MDCONTAINER_SYSROOT", "/"))
+
+
+_TRUE = ("yes", "y", "true", "1", "on")
+_FALSE = ("no", "n", "false", "0", "off")
+
+
+def resolve_no_platform(setting: str, original: str, environment: str) -> bool:
+    """Whether IMSM is created with IMSM_NO_PLATFORM=1.
+
+    ``MDCONTAINER_IMSM_NO_PLATFORM``: yes / no, or auto = as the original
+    system ran (recorded in the rescue system), else as this environment says.
+    """
+    value = setting.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if value not in ("auto", ""):
+        raise MdcError("MDCONTAINER_IMSM_NO_PLATFORM", f"'{setting}' is not auto, yes or no", "set it to auto, yes or no")
+    if original.strip().lower() in _TRUE:
+        return True
+    if original.strip().lower() in _FALSE:
+        return False
+    return environment.strip() == "1"
+
+
+def _no_platform(args: argparse.Namespace) -> bool:
+    return resolve_no_platform(args.imsm_no_platform, args.original_imsm_no_platform,
+                               os.environ.get("IMSM_NO_PLATFORM", ""))
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    layout, lines = _read_layout(args.layout_file)
+    for line in preflight(_system(), layout, lines, args.container or None, no_platform=_no_platform(args),
+                          grow_last=args.grow_last_volume in _TRUE, target_root=args.target_root):
+        print(line)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    layout, _ = _read_layout(args.layout_file)
+    if args.kind == "container":
+        sys.stdout.write(render_container(layout, args.device, no_platform=_no_platform(args),
+                                          no_platform_setting=args.imsm_no_platform,
+                                          grow_last=args.grow_last_volume in _TRUE, wait_seconds=args.wait_seconds))
+    else:
+        sys.stdout.write(render_volume(layout, args.device, wait_seconds=args.wait_seconds))
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    for line in release(_system(), args.disks, target_root=args.target_root):
+        print(line)
+    return 0
+
+
+def cmd_assembly(args: argparse.Namespace) -> int:
+    lines = assembly.block(_system()) if args.action == "block" else assembly.unblock(_system())
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_wait_writable(args: argparse.Namespace) -> int:
+    print(wait_writable(_system(), args.device, args.container, args.member, args.timeout))
+    return 0
+
+
+def cmd_deps(args: argparse.Namespace) -> int:
+    """Print the components and dependencies of our entries for ReaR's graph."""
+    layout, _ = _read_layout(args.layout_file)
+    for container in layout.containers:
+        for disk in container.devices:
+            print(f"dependency {container.device} {disk}")
+        print(f"component {container.device} {CONTAINER_KEYWORD}")
+    for volume in layout.volumes:
+        print(f"dependency {volume.device} {volume.container}")
+        print(f"component {volume.device} {VOLUME_KEYWORD}")
+    return 0
+
+
+def cmd_rescue_files(args: argparse.Namespace) -> int:
+    from .rescue import rescue_files
+
+    copy, exclude = rescue_files()
+    for path in copy:
+        print(f"copy {path}")
+    for path in exclude:
+        print(f"exclude {path}")
+    return 0
+
+
+def cmd_members(args: argparse.Namespace) -> int:
+    """Member disks of all (or the named) containers, one per line."""
+    layout, _ = _read_layout(args.layout_file)
+    for container in layout.containers:
+        if not args.container or container.device in args.container:
+            for disk in container.devices:
+                print(disk)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the entries of a disklayout.conf and list them."""
+    layout, _ = _read_layout(args.layout_file)
+    for container in layout.containers:
+        print(f"{container.entry_name}: {container.metadata} on {','.join(container.devices)}")
+        for volume in layout.volumes_of(container):
+            print(f"  {volume.entry_name}: member {volume.member} '{volume.name}' {volume.level}"
+                  f" on {','.join(volume.devices)}, {volume.size_kib} KiB per disk")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python3 -m rear_mdcontainer",
+                                     description="IMSM/DDF firmware RAID containers for Relax-and-Recover")
+    parser.add_argument("--version", action="version", version=f"rear-mdcontainer {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    save = sub.add_parser("save", help="record containers and volumes in disklayout.conf (layout/save)")
+    save.add_argument("--layout-file", required=True, help="ReaR's disklayout.conf to rewrite in place")
+    save.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
+    save.set_defaults(func=cmd_save)
+
+    deps = sub.add_parser("deps", help="components and dependencies of the entries, for ReaR's dependency graph")
+    deps.add_argument("--layout-file", required=True)
+    deps.set_defaults(func=cmd_deps)
+
+    check = sub.add_parser("check", help="validate the mdcontainer/mdvolume entries of a disklayout.conf")
+    check.add_argument("--layout-file", required=True)
+    check.set_defaults(func=cmd_check)
+
+    members = sub.add_parser("members", help="member disks of the containers in a disklayout.conf")
+    members.add_argument("--layout-file", required=True)
+    members.add_argument("--container", action="append", help="only this container (repeatable)")
+    members.set_defaults(func=cmd_members)
+
+    files = sub.add_parser("rescue-files", help="what the rescue system needs to run this helper")
+    files.set_defaults(func=cmd_rescue_files)
+
+    def platform_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--imsm-no-platform", default="auto", help="MDCONTAINER_IMSM_NO_PLATFORM: auto, yes or no")
+        command.add_argument("--original-imsm-no-platform", default="",
+                             help="whether the original system ran with IMSM_NO_PLATFORM=1 (yes/no, empty: unknown)")
+        command.add_argument("--grow-last-volume", default="no", help="MDCONTAINER_GROW_LAST_VOLUME: yes or no")
+
+    pre = sub.add_parser("preflight", help="check disks, sizes, names and platform before anything is written")
+    pre.add_argument("--layout-file", required=True)
+    pre.add_argument("--container", action="append", help="check only this container (repeatable)")
+    pre.add_argument("--target-root", default="/mnt/local", help="mounts below it belong to this recovery")
+    platform_options(pre)
+    pre.set_defaults(func=cmd_preflight)
+
+    render = sub.add_parser("render", help="diskrestore.sh code for an mdcontainer or mdvolume entry")
+    render.add_argument("kind", choices=("container", "volume"))
+    render.add_argument("--layout-file", required=True)
+    render.add_argument("--device", required=True, help="the entry's device, e.g. /dev/md127")
+    render.add_argument("--wait-seconds", type=int, default=60, help="how long a new volume may take to become writable")
+    platform_options(render)
+    render.set_defaults(func=cmd_render)
+
+    rel = sub.add_parser("release", help="stop what holds the disks, zero md superblocks, wipe signatures")
+    rel.add_argument("disks", nargs="+")
+    rel.add_argument("--target-root", default="/mnt/local")
+    rel.set_defaults(func=cmd_release)
+
+    asm = sub.add_parser("assembly", help="block or unblock udev's md auto-assembly")
+    asm.add_argument("action", choices=("block", "unblock"))
+    asm.set_defaults(func=cmd_assembly)
+
+    wait = sub.add_parser("wait-writable", help="wait until a new volume is writable (mdmon running)")
+    wait.add_argument("device")
+    wait.add_argument("--container", required=True)
+    wait.add_argument("--member", type=int)
+    wait.add_argument("--timeout", type=float, default=60)
+    wait.set_defaults(func=cmd_wait_writable)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MdcError as exc:
+        print(f"ERROR: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"ERROR: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: say so, with the type, in one line
+        print(f"BUG: rear-mdcontainer helper failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_BUG

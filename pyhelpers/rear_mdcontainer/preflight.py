@@ -1,0 +1,132 @@
+"""Checks before the first write: everything that can be known to fail, fails here.
+
+Run while diskrestore.sh is generated (layout/prepare) and again at the top of
+each container's code in diskrestore.sh, because udev may have assembled old
+arrays in between.  Each failure is one :class:`MdcError` naming the entry and
+the fix; no disk has been written when it is raised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .errors import MdcError
+from .model import Container, Layout
+from .render import plan_volumes
+from .system import System
+from .teardown import check_not_in_use, devices_below
+
+MIB = 1024 * 1024
+#: Space the metadata keeps at the end of every member disk, beyond the volumes.
+#: IMSM: the MPB and its reserved area (IMSM_RESERVED_SECTORS, 4096 sectors);
+#: DDF: 32 MiB for the anchor, headers and the configuration records.
+METADATA_RESERVE = {"imsm": 4096 * 512, "ddf": 32 * MIB}
+MIN_MDADM = (3, 2)
+
+
+def disk_sizes(lines: Iterable[str]) -> dict[str, int]:
+    """Sizes of the original disks from the ``disk <dev> <bytes> <label>`` lines."""
+    sizes = {}
+    for line in lines:
+        words = line.split()
+        if len(words) >= 3 and words[0] == "disk" and words[2].isdigit():
+            sizes[words[1]] = int(words[2])
+    return sizes
+
+
+def needed_bytes(layout: Layout, container: Container, disk: str, original_size: int | None) -> int:
+    """How large ``disk`` must be for the recorded volumes plus the metadata's reserve.
+
+    Volumes are laid out one after the other in member order; the recorded
+    offset says where each starts (when it was recorded).  A disk as large as
+    the original always suffices.
+    """
+    end = 0
+    start = 0
+    for volume in layout.volumes_of(container):
+        offset = volume.offset_sectors * 512 if volume.offset_sectors is not None else start
+        volume_end = offset + volume.size_kib * 1024
+        start = volume_end
+        if disk in volume.devices:
+            end = max(end, volume_end)
+    need = end + METADATA_RESERVE[container.metadata]
+    if original_size:
+        need = min(need, original_size)
+    return need
+
+
+def mdadm_version(system: System) -> tuple[int, int]:
+    result = system.run("mdadm", "--version")
+    match = re.search(r"v(\d+)\.(\d+)", result.out + result.err)
+    if result.rc != 0 or not match:
+        raise MdcError("mdadm", "cannot tell its version (mdadm --version failed)",
+                       "the rescue system needs mdadm; add it to REQUIRED_PROGS")
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_container(system: System, layout: Layout, container: Container, *, original_sizes: dict[str, int],
+                    no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local") -> list[str]:
+    subject = container.entry_name
+    report: list[str] = []
+    plan_volumes(layout, container, grow_last)  # member order, no missing slots
+
+    names: list[str] = []
+    for disk in container.devices:
+        name = system.kernel_name(disk)
+        if not name:
+            raise MdcError(subject, f"member disk {disk} does not exist",
+                           "connect the disk or map the layout to an existing disk (disk mapping)")
+        if name.startswith(("md", "dm-")) or (system.sys_block(name) / "partition").exists():
+            raise MdcError(subject, f"{disk} is not a whole disk ({name})",
+                           "IMSM and DDF containers own whole disks; map the layout to disks")
+        size = system.size_bytes(name)
+        need = needed_bytes(layout, container, disk, original_sizes.get(disk))
+        if size < need:
+            raise MdcError(subject, f"disk {disk} has {size // MIB} MiB but the recorded volumes need {need // MIB} MiB",
+                           "use a disk at least as large as the original, or map the layout to a larger disk")
+        names.append(name)
+        report.append(f"{disk} ({name}): {size // MIB} MiB, {need // MIB} MiB needed")
+    check_not_in_use(system, subject, names, target_root)
+
+    ours = set(devices_below(system, names))
+    for device in [container.device] + [v.device for v in layout.volumes_of(container)]:
+        md = device.rsplit("/", 1)[-1]
+        state = system.md_value(md, "array_state")
+        if state in ("", "clear"):
+            continue
+        if md not in ours:
+            members = ", ".join("/dev/" + m for m in system.md_members(md)) or "no members"
+            raise MdcError(subject, f"{device} is already in use by another array ({members})",
+                           f"stop it with 'mdadm --stop {device}' if it is not needed, the recovery needs that name")
+        report.append(f"{device} is an old array on our disks and will be stopped")
+
+    if mdadm_version(system) < MIN_MDADM:
+        raise MdcError(subject, "mdadm is older than 3.2 and cannot create IMSM/DDF containers reliably",
+                       "use a rescue system with a newer mdadm")
+    if container.metadata == "imsm":
+        if no_platform:
+            report.append("IMSM platform check skipped (IMSM_NO_PLATFORM=1)")
+        else:
+            result = system.run("mdadm", "--detail-platform", "--metadata=imsm")
+            if result.rc != 0:
+                raise MdcError(subject, "this system has no Intel RST/VROC platform (mdadm --detail-platform found none)",
+                               "set MDCONTAINER_IMSM_NO_PLATFORM=yes to create the IMSM container without it (the "
+                               "firmware then cannot boot from it), or use hardware "
+                               "with Intel RST")
+            report.append("IMSM platform present")
+    return report
+
+
+def preflight(system: System, layout: Layout, lines: list[str], containers: list[str] | None = None, *,
+              no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local") -> list[str]:
+    selected = [c for c in layout.containers if not containers or c.device in containers]
+    missing = sorted(set(containers or ()) - {c.device for c in layout.containers})
+    if missing:
+        raise MdcError(f"mdcontainer {missing[0]}", "there is no such entry in the layout file", "check disklayout.conf")
+    report = []
+    sizes = disk_sizes(lines)
+    for container in selected:
+        report.extend(check_container(system, layout, container, original_sizes=sizes, no_platform=no_platform,
+                                      grow_last=grow_last, target_root=target_root))
+    return report

@@ -1,0 +1,113 @@
+"""Rendering diskrestore.sh code from the model with jinja2 templates.
+
+Every value that reaches the generated shell goes through the ``q`` filter
+(``shlex.quote``) or is an integer the model validated, so nothing a volume
+name or a disk path says is ever executed.  The templates live in
+``templates/*.sh.j2`` and read like the shell an administrator would write.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from .errors import MdcError
+from .model import MISSING, Container, Layout, Volume
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _quote(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+def _printable(value: object) -> str:
+    """For comments only: the text with everything but printable ASCII replaced by '?'."""
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in str(value))
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=StrictUndefined,
+        autoescape=False,  # shell code, quoted by the q filter, not HTML
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["q"] = _quote
+    env.filters["printable"] = _printable
+    return env
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """A volume as the create command needs it."""
+
+    device: str
+    member: int
+    level: str
+    raid_devices: int
+    name: str
+    size_arg: int | None
+    chunk_kib: int | None
+    layout: str | None
+    create_devices: tuple[str, ...]
+
+
+def plan_volumes(layout: Layout, container: Container, grow_last: bool) -> list[VolumePlan]:
+    volumes = layout.volumes_of(container)
+    members = [v.member for v in volumes]
+    if members != list(range(len(members))):
+        raise MdcError(container.entry_name, f"its volumes have member indexes {members}",
+                       "volumes are created in member order 0, 1, ...; an excluded volume must be the last one")
+    plans = []
+    for index, volume in enumerate(volumes):
+        if MISSING in volume.devices:
+            raise MdcError(volume.entry_name, f"slot {volume.devices.index(MISSING)} has no disk (devices="
+                           f"{','.join(volume.devices)})",
+                           "the volume was degraded when it was recorded: put the replacement disk's name in that "
+                           "slot of devices= and in the container's devices=")
+        last = index == len(volumes) - 1
+        plans.append(VolumePlan(
+            device=volume.device, member=volume.member, level=volume.level, raid_devices=volume.raid_devices,
+            name=volume.name, size_arg=None if (grow_last and last) else volume.size_kib,
+            chunk_kib=volume.chunk_kib, layout=volume.layout, create_devices=volume.devices,
+        ))
+    return plans
+
+
+def render_container(layout: Layout, device: str, *, no_platform: bool, no_platform_setting: str,
+                     grow_last: bool, wait_seconds: int) -> str:
+    container = _find_container(layout, device)
+    return environment().get_template("container.sh.j2").render(
+        container=container,
+        volumes=plan_volumes(layout, container, grow_last),
+        no_platform=no_platform and container.metadata == "imsm",
+        no_platform_setting=no_platform_setting,
+        grow_last=grow_last,
+        wait_seconds=int(wait_seconds),
+    )
+
+
+def render_volume(layout: Layout, device: str, *, wait_seconds: int) -> str:
+    volume = _find_volume(layout, device)
+    return environment().get_template("volume.sh.j2").render(volume=volume, wait_seconds=int(wait_seconds))
+
+
+def _find_container(layout: Layout, device: str) -> Container:
+    try:
+        return layout.container(device)
+    except KeyError:
+        raise MdcError(f"mdcontainer {device}", "there is no such entry in the layout file",
+                       "check disklayout.conf") from None
+
+
+def _find_volume(layout: Layout, device: str) -> Volume:
+    for volume in layout.volumes:
+        if volume.device == device:
+            return volume
+    raise MdcError(f"mdvolume {device}", "there is no such entry in the layout file", "check disklayout.conf")

@@ -1,0 +1,29 @@
+# rear-mdcontainer: defaults of the plugin's configuration variables.
+#
+# ReaR sources usr/share/rear/lib/[a-z]*.sh after default.conf and before
+# site.conf and local.conf, so each default below can be overridden there
+# (e.g. MDCONTAINER_ENABLED=no in /etc/rear/local.conf).
+# Every variable is documented in doc/user-guide/mdcontainer.adoc.
+
+# Record IMSM/DDF containers as mdcontainer/mdvolume entries and recreate them
+# with the plugin's code. With 'no' ReaR's own generic raidarray code is used.
+: "${MDCONTAINER_ENABLED:=yes}"
+
+# The Python interpreter that runs the plugin's helper (python3 >= 3.9 with
+# jinja2 and plumbum); on the original system and in the rescue system.
+: "${MDCONTAINER_PYTHON:=python3}"
+
+# Create IMSM containers with IMSM_NO_PLATFORM=1, i.e. without the Intel RST/VROC
+# option ROM's checks: 'yes', 'no', or 'auto' = as the original system did
+# (recorded in the rescue system), else as the rescue system's environment says.
+# Firmware without RST cannot boot from such a container, Linux assembles it fine.
+: "${MDCONTAINER_IMSM_NO_PLATFORM:=auto}"
+
+# On bigger replacement disks the volumes keep their recorded sizes. With 'yes'
+# the last volume of each container takes the rest of the disks (mdadm rounds
+# it to 1 MiB and, except for RAID1, to the chunk size).
+: "${MDCONTAINER_GROW_LAST_VOLUME:=no}"
+
+# How many seconds a new volume may take to become writable (mdmon started)
+# before the recovery stops with an error.
+: "${MDCONTAINER_WAIT_SECONDS:=60}"

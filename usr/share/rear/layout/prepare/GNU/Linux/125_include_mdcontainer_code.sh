@@ -1,0 +1,79 @@
+# Code to recreate Intel IMSM and SNIA DDF firmware RAID (rear-mdcontainer).
+#
+# disklayout.conf holds 'mdcontainer' and 'mdvolume' entries (written by
+# layout/save/GNU/Linux/290_mdcontainer_layout.sh). layout/prepare/default/540
+# calls create_<keyword> for each component in dependency order:
+# member disks -> mdcontainer -> mdvolume -> partitions of the volume -> ...
+# The code itself is rendered by the Python helper from its templates, which
+# validate and shell-quote every value.
+
+is_false "$MDCONTAINER_ENABLED" && return 0
+
+# A container and all its volumes are created together, in member order, by
+# the container's code (a volume's place on the disks depends on the volumes
+# before it), so a rerun after any failure starts again from clean disks.
+function create_mdcontainer () {
+    local container="$1"
+    mdcontainer_helper_or_error "generating the code for $container" \
+        render container --layout-file "$LAYOUT_FILE" --device "$container" \
+        --wait-seconds "$MDCONTAINER_WAIT_SECONDS" $( mdcontainer_config_args )
+    cat "$MDCONTAINER_HELPER_OUT" >> "$LAYOUT_CODE"
+}
+
+# A volume's code checks that the volume is there and writable, wipes old
+# signatures inside it and then makes its partitions with upstream's code.
+function create_mdvolume () {
+    local volume="$1"
+    local keyword device size label junk
+    mdcontainer_helper_or_error "generating the code for $volume" \
+        render volume --layout-file "$LAYOUT_FILE" --device "$volume" --wait-seconds "$MDCONTAINER_WAIT_SECONDS"
+    cat "$MDCONTAINER_HELPER_OUT" >> "$LAYOUT_CODE"
+    # The partition table type of the volume is in its 'raiddisk' line
+    # (raiddisk /dev/md126 <size> gpt) from layout/save/GNU/Linux/210_raid_layout.sh:
+    read keyword device size label junk < <( grep "^raiddisk $volume " "$LAYOUT_FILE" )
+    MDCONTAINER_HIDE_SYSFS_DEVICE="$volume"
+    create_partitions "$volume" "$label"
+    MDCONTAINER_HIDE_SYSFS_DEVICE=""
+    cat >> "$LAYOUT_CODE" <<VOLUME_END
+# Make sure the partition device nodes of $volume are there:
+my_udevtrigger
+my_udevsettle
+delete_dummy_partitions_and_resize_real_ones
+VOLUME_END
+}
+
+# Member disks get no partition table, label or zeroing of their own: with RAID1
+# the volume's partition table sits at LBA 0 of every member, and the container
+# code wipes exactly these disks before it creates the container on them.
+# Upstream's create_disk (layout/prepare/GNU/Linux/100) would also run
+# 'mdadm --stop -s', which stops every array, ours and unrelated ones alike.
+if ! declare -F mdcontainer_upstream_create_disk >/dev/null ; then
+    eval "mdcontainer_upstream_$( declare -f create_disk )"
+    function create_disk () {
+        local disk="$1"
+        if IsInArray "$disk" $( mdcontainer_helper members --layout-file "$LAYOUT_FILE" ) ; then
+            cat >> "$LAYOUT_CODE" <<DISK_END
+# Disk '$disk' is a member of a firmware RAID container: its container's code prepares it (rear-mdcontainer).
+[ -b "$disk" ] || Error "Disk $disk is not a block device."
+DISK_END
+            return 0
+        fi
+        mdcontainer_upstream_create_disk "$@"
+    }
+fi
+
+# create_partitions (layout/prepare/GNU/Linux/100) shrinks partitions that do not
+# fit on the device when that device exists in the rescue system. A volume's md
+# number may there belong to an *old* array that udev assembled from dirty disks,
+# whose size says nothing about the volume we create: while the volume's
+# partitions are generated its name has no sysfs entry, as for any device that
+# does not exist yet.
+if ! declare -F mdcontainer_upstream_get_sysfs_name >/dev/null ; then
+    eval "mdcontainer_upstream_$( declare -f get_sysfs_name )"
+    function get_sysfs_name () {
+        if test "$MDCONTAINER_HIDE_SYSFS_DEVICE" && test "$1" = "$MDCONTAINER_HIDE_SYSFS_DEVICE" ; then
+            return 0
+        fi
+        mdcontainer_upstream_get_sysfs_name "$@"
+    }
+fi

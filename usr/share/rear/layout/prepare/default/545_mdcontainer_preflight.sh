@@ -1,0 +1,22 @@
+# Check firmware RAID containers before anything is written (rear-mdcontainer).
+#
+# Runs after the disk recreation code (diskrestore.sh) was generated from the
+# final layout (mapped disks, exclusions applied) and before it runs: missing
+# or too small disks, disks in use, md names taken by unrelated arrays, or no
+# IMSM platform stop 'rear recover' here, with the disks unchanged.
+# The same checks run again at the top of each container's code.
+
+is_false "$MDCONTAINER_ENABLED" && return 0
+grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
+
+local disk
+for disk in $( mdcontainer_helper members --layout-file "$LAYOUT_FILE" ) ; do
+    # ReaR's write protection (WRITE_PROTECTED_IDS, WRITE_PROTECTED_FS_LABEL_PATTERNS, ReaR >= 2.7):
+    if declare -F is_write_protected >/dev/null && is_write_protected "$disk" ; then
+        Error "rear-mdcontainer: member disk $disk of an mdcontainer entry is write-protected (the disk of the running or original system?); check the disk mapping"
+    fi
+done
+
+LogPrint "Checking firmware RAID containers before recreating them (rear-mdcontainer)"
+mdcontainer_helper_or_error "checking the firmware RAID containers" \
+    preflight --layout-file "$LAYOUT_FILE" --target-root "$TARGET_FS_ROOT" $( mdcontainer_config_args )

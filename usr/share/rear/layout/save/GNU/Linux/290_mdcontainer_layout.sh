@@ -1,0 +1,29 @@
+# Record Intel IMSM and SNIA DDF firmware RAID (rear-mdcontainer).
+#
+# layout/save/GNU/Linux/210_raid_layout.sh writes a generic 'raidarray' line for
+# every md array, containers and the volumes inside them included, and
+# 200_partition_layout.sh writes 'part' lines for the raw member disks (with
+# RAID1 the volume's partition table is visible at LBA 0 of every member).
+# Recreating from those lines goes wrong in many ways (ReaR issue #1540):
+# DDF containers are recorded without member disks ('Container GUID :' is
+# mistaken for 'Container :'), md numbers are taken for names, nothing is verified.
+# Here the helper probes mdadm and sysfs and rewrites $DISKLAYOUT_FILE: the
+# container and volume lines become 'mdcontainer' and 'mdvolume' entries, the
+# raw members' 'part' lines go, everything else (native md arrays too) stays.
+# This runs after the last upstream writer of disk entries (280) and before
+# layout/save/default/300_list_dependencies.sh builds the dependency graph.
+
+is_false "$MDCONTAINER_ENABLED" && return 0
+
+# Nothing to do without md arrays with external metadata, i.e. without
+# /sys/block/mdX/md/metadata_version values like 'external:imsm' or 'external:/md127/0'
+# (MDCONTAINER_SYSFS is only for the tests, which point it at a fake sysfs tree):
+grep -qs '^external:' "${MDCONTAINER_SYSFS:-/sys}"/block/md*/md/metadata_version || return 0
+
+LogPrint "Recording firmware RAID containers and volumes (rear-mdcontainer)"
+mdcontainer_helper_or_error "recording firmware RAID in $DISKLAYOUT_FILE" save --layout-file "$DISKLAYOUT_FILE"
+
+# The recovery recreates containers and volumes with mdadm (mdmon keeps their
+# metadata up to date; without it a volume stays read-only), and the helper needs
+# the Python interpreter in the rescue system.
+REQUIRED_PROGS+=( mdadm mdmon "$MDCONTAINER_PYTHON" )

@@ -1,0 +1,73 @@
+# rear-mdcontainer: functions shared by the plugin's stage scripts.
+#
+# The logic lives in the Python helper (python3 -m rear_mdcontainer) that is
+# installed below $SHARE_DIR/mdcontainer/python, so that ReaR copies it into
+# the rescue system together with the rest of $SHARE_DIR.
+
+# Run the helper. Its stdout is for the caller, its stderr carries one-line
+# error messages that name the entry and the fix.
+function mdcontainer_helper () {
+    PYTHONPATH="$SHARE_DIR/mdcontainer/python${PYTHONPATH:+:$PYTHONPATH}" \
+        "${MDCONTAINER_PYTHON:-python3}" -m rear_mdcontainer "$@"
+}
+
+# Run the helper and stop ReaR with the helper's own message when it fails.
+# Usage: mdcontainer_helper_or_error <what we are doing> <helper arguments...>
+# The helper's stdout is kept in $MDCONTAINER_HELPER_OUT for the caller and
+# logged; the last line of its stderr is the error message for the user.
+function mdcontainer_helper_or_error () {
+    local what="$1"
+    shift
+    MDCONTAINER_HELPER_OUT="$TMP_DIR/mdcontainer-helper.out"
+    local errfile="$TMP_DIR/mdcontainer-helper.err"
+    if ! mdcontainer_helper "$@" >"$MDCONTAINER_HELPER_OUT" 2>"$errfile" ; then
+        Log "rear-mdcontainer helper output: $( cat "$MDCONTAINER_HELPER_OUT" "$errfile" )"
+        Error "rear-mdcontainer: $what failed: $( tail -n 1 "$errfile" )"
+    fi
+    Log "rear-mdcontainer: $what: $( cat "$MDCONTAINER_HELPER_OUT" "$errfile" )"
+}
+
+# The helper options that come from the configuration (defaults in
+# lib/mdcontainer-defaults.sh). MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM is what
+# the original system did, recorded into the rescue system's rescue.conf.
+function mdcontainer_config_args () {
+    echo --imsm-no-platform "${MDCONTAINER_IMSM_NO_PLATFORM:-auto}" \
+         --original-imsm-no-platform "${MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM:-unknown}" \
+         --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}"
+}
+
+# Add the components of mdcontainer/mdvolume entries to the dependency graph.
+# ReaR's generate_layout_dependencies ignores unknown keywords, so without
+# this our components would get no code, no exclusion and no auto-exclusion:
+# mdvolume -> mdcontainer -> member disks (partitions of a volume already
+# depend on the volume through upstream's generic 'part' handling).
+function mdcontainer_add_layout_dependencies () {
+    is_false "$MDCONTAINER_ENABLED" && return 0
+    grep -qE '^(mdcontainer|mdvolume) ' "$LAYOUT_FILE" 2>/dev/null || return 0
+    local deps kind first second junk
+    deps="$( mdcontainer_helper deps --layout-file "$LAYOUT_FILE" 2>"$TMP_DIR/mdcontainer-deps.err" )" \
+        || Error "rear-mdcontainer: invalid entry in $LAYOUT_FILE: $( tail -n 1 "$TMP_DIR/mdcontainer-deps.err" )"
+    while read kind first second junk ; do
+        case "$kind" in
+            (component)
+                add_component "$first" "$second"
+                ;;
+            (dependency)
+                add_dependency "$first" "$second"
+                ;;
+        esac
+    done <<< "$deps"
+}
+
+# ReaR regenerates the dependency graph in several places (layout/save/default/300,
+# layout/prepare/default/300 and 510, more in newer releases), always through
+# generate_layout_dependencies from lib/layout-functions.sh. That file is sourced
+# before this one (lib/*.sh in alphabetical order), so wrapping the function here
+# adds our components after every regeneration, wherever it happens.
+if declare -F generate_layout_dependencies >/dev/null && ! declare -F mdcontainer_upstream_generate_layout_dependencies >/dev/null ; then
+    eval "mdcontainer_upstream_$( declare -f generate_layout_dependencies )"
+    function generate_layout_dependencies () {
+        mdcontainer_upstream_generate_layout_dependencies "$@"
+        mdcontainer_add_layout_dependencies
+    }
+fi

@@ -1,0 +1,28 @@
+# Include what recreating firmware RAID needs in the rescue system (rear-mdcontainer).
+#
+# The plugin's helper (installed below $SHARE_DIR, which ReaR copies anyway)
+# runs on Python: the interpreter, its standard library and jinja2, markupsafe
+# and plumbum must be in the rescue system. ReaR 2.7 has no Python support of
+# its own, so the helper names the files it needs (rescue-files).
+# mdadm creates the arrays, mdmon keeps their external metadata up to date
+# (without it a new volume stays read-only), wipefs and udevadm clean the disks.
+
+is_false "$MDCONTAINER_ENABLED" && return 0
+# Only on systems with IMSM/DDF containers (/sys/block/mdX/md/metadata_version 'external:...'):
+grep -qs '^external:' /sys/block/md*/md/metadata_version || return 0
+
+Log "Firmware RAID detected: including mdadm, mdmon and Python for rear-mdcontainer"
+REQUIRED_PROGS+=( mdadm mdmon wipefs udevadm "$MDCONTAINER_PYTHON" )
+PROGS+=( dmsetup )
+
+local kind path
+while read kind path ; do
+    case "$kind" in
+        (copy)
+            COPY_AS_IS+=( "$path" )
+            ;;
+        (exclude)
+            COPY_AS_IS_EXCLUDE+=( "$path" )
+            ;;
+    esac
+done < <( mdcontainer_helper rescue-files || Error "rear-mdcontainer: '$MDCONTAINER_PYTHON' cannot run the helper (python3 >= 3.9 with jinja2 and plumbum is needed)" )
