@@ -64,7 +64,7 @@ deps:
 
 lint: deps
 	.venv/bin/ruff check pyhelpers tests
-	shellcheck -s bash -S warning -e SC2034,SC2154 $$(find usr/share/rear rear-plugin -name '*.sh')
+	shellcheck -s bash -S warning -e SC2034,SC2154,SC2168 $$(find usr/share/rear rear-plugin -name '*.sh')
 	@for f in $$(find usr/share/rear rear-plugin tests -name '*.sh'); do bash -n "$$f" || exit 1; done
 
 test: deps

@@ -10,29 +10,36 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from . import __version__, assembly
-from .disklayout import rewrite_file
+from . import __version__
 from .entries import CONTAINER_KEYWORD, VOLUME_KEYWORD, parse_layout
 from .errors import MdcError
 from .model import Layout
-from .preflight import preflight
-from .probe import LiveSource, RecordedSource, probe_layout
-from .readiness import wait_writable
-from .render import render_container, render_volume
-from .system import System
-from .teardown import release
+
+if TYPE_CHECKING:
+    from .probe import LiveSource, RecordedSource
+    from .system import System
+
+# Subcommands import what they need when they run: the helper is started many
+# times during a recovery (every regeneration of ReaR's dependency graph calls
+# 'deps'), and importing jinja2 or plumbum costs seconds on a slow machine.
 
 EXIT_ERROR = 2
 EXIT_BUG = 3
 
 
 def _source(args: argparse.Namespace) -> LiveSource | RecordedSource:
+    from .probe import LiveSource, RecordedSource
+
     return RecordedSource(args.recorded) if args.recorded else LiveSource()
 
 
 def cmd_save(args: argparse.Namespace) -> int:
     """Rewrite disklayout.conf with mdcontainer/mdvolume entries."""
+    from .disklayout import rewrite_file
+    from .probe import probe_layout
+
     result = probe_layout(_source(args))
     for warning in result.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
@@ -52,11 +59,18 @@ def _read_layout(path: str) -> tuple[Layout, list[str]]:
 
 
 def _system() -> System:
+    from .system import System
+
     return System(os.environ.get("MDCONTAINER_SYSROOT", "/"))
 
 
 _TRUE = ("yes", "y", "true", "1", "on")
 _FALSE = ("no", "n", "false", "0", "off")
+
+
+def _is_yes(value: str) -> bool:
+    """ReaR's is_true spellings, in any case: MDCONTAINER_GROW_LAST_VOLUME=Yes means yes."""
+    return value.strip().lower() in _TRUE
 
 
 def resolve_no_platform(setting: str, original: str, environment: str) -> bool:
@@ -85,31 +99,61 @@ def _no_platform(args: argparse.Namespace) -> bool:
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
+    from .preflight import preflight
+
     layout, lines = _read_layout(args.layout_file)
     for line in preflight(_system(), layout, lines, args.container or None, no_platform=_no_platform(args),
-                          grow_last=args.grow_last_volume in _TRUE, target_root=args.target_root):
+                          grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root):
         print(line)
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from .render import render_container, render_volume
+
     layout, _ = _read_layout(args.layout_file)
     if args.kind == "container":
         sys.stdout.write(render_container(layout, args.device, no_platform=_no_platform(args),
                                           no_platform_setting=args.imsm_no_platform,
-                                          grow_last=args.grow_last_volume in _TRUE, wait_seconds=args.wait_seconds))
+                                          grow_last=_is_yes(args.grow_last_volume), wait_seconds=args.wait_seconds))
     else:
         sys.stdout.write(render_volume(layout, args.device, wait_seconds=args.wait_seconds))
     return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from .teardown import release
+
     for line in release(_system(), args.disks, target_root=args.target_root):
         print(line)
     return 0
 
 
+def cmd_prepare_container(args: argparse.Namespace) -> int:
+    """What diskrestore.sh runs before it creates a container: one process for three steps.
+
+    Preflight again (udev may have assembled old arrays since the code was
+    generated), block md auto-assembly, then free and wipe the container's
+    disks.  Nothing is written before the preflight passed.
+    """
+    from . import assembly
+    from .preflight import preflight
+    from .teardown import release
+
+    layout, lines = _read_layout(args.layout_file)
+    system = _system()
+    report = preflight(system, layout, lines, [args.container], no_platform=_no_platform(args),
+                       grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root)
+    report += assembly.block(system)
+    report += release(system, list(layout.container(args.container).devices), target_root=args.target_root)
+    for line in report:
+        print(line)
+    return 0
+
+
 def cmd_assembly(args: argparse.Namespace) -> int:
+    from . import assembly
+
     lines = assembly.block(_system()) if args.action == "block" else assembly.unblock(_system())
     for line in lines:
         print(line)
@@ -117,7 +161,11 @@ def cmd_assembly(args: argparse.Namespace) -> int:
 
 
 def cmd_wait_writable(args: argparse.Namespace) -> int:
-    print(wait_writable(_system(), args.device, args.container, args.member, args.timeout))
+    from .readiness import wait_writable
+
+    system = _system()
+    for device in args.devices:
+        print(wait_writable(system, device, args.container, args.member, args.timeout))
     return 0
 
 
@@ -219,12 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--target-root", default="/mnt/local")
     rel.set_defaults(func=cmd_release)
 
+    prep = sub.add_parser("prepare-container", help="preflight, block auto-assembly, free and wipe a container's disks")
+    prep.add_argument("--layout-file", required=True)
+    prep.add_argument("--container", required=True)
+    prep.add_argument("--target-root", default="/mnt/local")
+    platform_options(prep)
+    prep.set_defaults(func=cmd_prepare_container)
+
     asm = sub.add_parser("assembly", help="block or unblock udev's md auto-assembly")
     asm.add_argument("action", choices=("block", "unblock"))
     asm.set_defaults(func=cmd_assembly)
 
-    wait = sub.add_parser("wait-writable", help="wait until a new volume is writable (mdmon running)")
-    wait.add_argument("device")
+    wait = sub.add_parser("wait-writable", help="wait until new volumes are writable (mdmon running)")
+    wait.add_argument("devices", nargs="+", metavar="device")
     wait.add_argument("--container", required=True)
     wait.add_argument("--member", type=int)
     wait.add_argument("--timeout", type=float, default=60)

@@ -12,6 +12,7 @@ a model that can be written to disklayout.conf and rendered into shell code.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from .errors import MdcError
@@ -25,7 +26,7 @@ SUPPORTED_LEVELS: dict[str, tuple[str, ...]] = {
 MAX_NAME_BYTES = 16
 MISSING = "missing"
 
-_MD_DEVICE = re.compile(r"^/dev/md([0-9]+|/[A-Za-z0-9._:+-]+)$")
+_MD_DEVICE = re.compile(r"/dev/md[0-9]+")
 _DISK_DEVICE = re.compile(r"^/dev/[A-Za-z0-9][A-Za-z0-9._:+/-]*$")
 _UUID = re.compile(r"^[0-9a-f]{8}(:[0-9a-f]{8}){3}$")
 _LAYOUT = re.compile(r"^[A-Za-z0-9_=,-]+$")
@@ -34,7 +35,7 @@ _LAYOUT = re.compile(r"^[A-Za-z0-9_=,-]+$")
 def check_md_device(subject: str, device: str) -> None:
     if not _MD_DEVICE.fullmatch(device):
         raise MdcError(subject, f"'{device}' is not an md device name",
-                       "expected /dev/mdN or /dev/md/NAME")
+                       "expected the kernel name /dev/mdN, as rear savelayout records it")
 
 
 def check_disk_device(subject: str, device: str) -> None:
@@ -60,7 +61,7 @@ def check_name(subject: str, name: str, what: str = "name") -> None:
     if size > MAX_NAME_BYTES:
         raise MdcError(subject, f"the {what} '{name}' is longer than {MAX_NAME_BYTES} bytes",
                        "IMSM and DDF store at most 16 bytes")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise MdcError(subject, f"the {what} {name!r} contains control characters",
                        "use printable characters only")
 

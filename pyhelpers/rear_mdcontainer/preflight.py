@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from .errors import MdcError
 from .model import Container, Layout
-from .render import plan_volumes
+from .plan import plan_volumes
 from .system import System
 from .teardown import check_not_in_use, devices_below
 
@@ -30,7 +30,7 @@ def disk_sizes(lines: Iterable[str]) -> dict[str, int]:
     sizes = {}
     for line in lines:
         words = line.split()
-        if len(words) >= 3 and words[0] == "disk" and words[2].isdigit():
+        if len(words) >= 3 and words[0] == "disk" and re.fullmatch(r"[0-9]+", words[2]):
             sizes[words[1]] = int(words[2])
     return sizes
 

@@ -34,5 +34,9 @@ def rescue_files() -> tuple[list[str], list[str]]:
         path = os.path.dirname(os.path.abspath(module.__file__ or ""))
         copy.append(path)
         exclude.append(os.path.join(path, "__pycache__"))
-    copy.append(os.path.realpath(sys.executable))
+    # The interpreter under the name MDCONTAINER_PYTHON gives (a link like
+    # /usr/bin/python3) and the binary it points to:
+    copy.append(sys.executable)
+    if os.path.realpath(sys.executable) != sys.executable:
+        copy.append(os.path.realpath(sys.executable))
     return copy, exclude

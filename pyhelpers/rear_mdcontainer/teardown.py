@@ -100,6 +100,11 @@ def release(system: System, disks: list[str], target_root: str = "/mnt/local") -
         names.append(name)
     check_not_in_use(system, "rear-mdcontainer release", names, target_root)
     _run(system, done, "udevadm", "settle", "--timeout=30", check=False)
+    # Refuse before stopping anything: a half torn-down stack helps nobody.
+    strangers = [h.name for h in holder_tree(system, names) if h.kind == "other"]
+    if strangers:
+        raise MdcError(f"/dev/{strangers[0]}", f"holds {', '.join('/dev/' + n for n in names)} and is neither md "
+                       "nor device-mapper", f"release /dev/{strangers[0]} by hand before the recovery")
     _unmount_target(system, names, target_root, done)
     for holder in holder_tree(system, names):
         device = f"/dev/{holder.name}"

@@ -10,8 +10,10 @@
 : "${MDCONTAINER_ENABLED:=yes}"
 
 # The Python interpreter that runs the plugin's helper (python3 >= 3.9 with
-# jinja2 and plumbum); on the original system and in the rescue system.
-: "${MDCONTAINER_PYTHON:=python3}"
+# jinja2 and plumbum from the distribution); on the original system and in the
+# rescue system. An absolute path, so that a python3 of the user's PATH (pyenv,
+# a virtualenv) without those packages is not picked up.
+: "${MDCONTAINER_PYTHON:=/usr/bin/python3}"
 
 # Create IMSM containers with IMSM_NO_PLATFORM=1, i.e. without the Intel RST/VROC
 # option ROM's checks: 'yes', 'no', or 'auto' = as the original system did

@@ -10,9 +10,11 @@ including the effect of ``mdadm --stop`` / ``dmsetup remove`` on the holders.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from rear_mdcontainer.model import Container, Layout, Volume
+from rear_mdcontainer.render import render_container, render_volume
 from rear_mdcontainer.system import Result, System
 
 GIB = 1024 * 1024 * 1024
@@ -56,6 +58,57 @@ def ddf_layout() -> Layout:
                     chunk_kib=64, layout="ddf-N-restart", metadata="ddf")
     return Layout(containers=(container,), volumes=(volume,))
 
+
+# --- rendered code ------------------------------------------------------------------------------
+
+STUBS = ("mdadm", "mdcontainer_helper", "LogPrint", "wipefs", "my_udevsettle", "systemctl")
+CALL = "\x01"
+
+
+def render_all(layout: Layout, *, no_platform: bool = True, grow_last: bool = False, wait_seconds: int = 60) -> str:
+    code = []
+    for container in layout.containers:
+        code.append(render_container(layout, container.device, no_platform=no_platform,
+                                     no_platform_setting="yes" if no_platform else "no", grow_last=grow_last,
+                                     wait_seconds=wait_seconds))
+        for volume in layout.volumes_of(container):
+            code.append(render_volume(layout, volume.device, wait_seconds=wait_seconds))
+    return "".join(code)
+
+
+def bash_syntax_ok(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-n"], input=code, capture_output=True, text=True, check=False)
+
+
+def run_with_stubs(tmp_path: Path, code: str) -> list[tuple[str, ...]]:
+    """Run ``code`` under ``set -e`` with recording stubs first on PATH; the calls, each as its argv."""
+    bindir = tmp_path / "stubs"
+    bindir.mkdir()
+    log = tmp_path / "calls.log"
+    for name in STUBS:
+        stub = bindir / name
+        stub.write_text('#!/bin/bash\n{ printf \'\\001%s\\n\' "${0##*/}"; for arg in "$@"; do printf \'%s\\n\' "$arg"; '
+                        'done; } >> "$STUB_LOG"\n', encoding="utf-8")
+        stub.chmod(0o755)
+    script = tmp_path / "diskrestore.sh"
+    script.write_text("set -e\n" + code, encoding="utf-8")
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "STUB_LOG": str(log), "LAYOUT_FILE": str(tmp_path / "disklayout.conf"),
+           "TARGET_FS_ROOT": "/mnt/local",
+           "HOME": str(tmp_path), "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(["bash", str(script)], cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls: list[tuple[str, ...]] = []
+    for line in log.read_text(encoding="utf-8").split("\n")[:-1]:
+        if line.startswith(CALL):
+            calls.append((line[1:],))
+        else:
+            calls[-1] = (*calls[-1], line)
+    return calls
+
+
+
+# --- a fake system ---------------------------------------------------------------------------------
 
 class FakeTree:
     """A fake sysfs/procfs//dev below ``root`` and a recording command runner."""

@@ -6,7 +6,6 @@ import os
 import stat
 
 import pytest
-
 from rear_mdcontainer import disklayout
 from rear_mdcontainer.disklayout import rewrite, rewrite_file
 from rear_mdcontainer.entries import CONTAINER_FORMAT, VOLUME_FORMAT, format_container, format_volume, parse_layout
@@ -22,6 +21,7 @@ RAIDDISK_FORMAT = "# Format: raiddisk <devname> <size(bytes)> <partition label t
 PART_FORMAT = ("# Format: part <device> <partition size(bytes)> <partition start(bytes)> <partition type|name> <flags> "
                "/dev/<partition>")
 NATIVE_UUID = "8d05eb84:2de831d1:dfed54b2:ad592118"
+BLANK = " "  # upstream leaves a blank at the end of a raiddisk line without label type
 
 # What ReaR 2.7 writes for an IMSM RAID1 volume md126 (GPT: bios_grub + root) in container md127 on
 # sda+sdb, and a native RAID1 md0 on sdc1+sdd1 (trailing blanks as upstream's echo leaves them).
@@ -71,7 +71,7 @@ part /dev/sdd 1072693248 1048576 primary raid /dev/sdd1
 raidarray /dev/md127 level=container raid-devices=2 devices=/dev/sda,/dev/sdb name=imsm0 metadata=imsm uuid={UUID_C}
 # RAID disk /dev/md127
 {RAIDDISK_FORMAT}
-raiddisk /dev/md127 0 
+raiddisk /dev/md127 0{BLANK}
 # Partitions on /dev/md127
 {PART_FORMAT}
 # Software RAID Volume0_0 device /dev/md126 (mdadm --misc --detail /dev/md126)
@@ -96,7 +96,7 @@ part /dev/md126 1070596096 2097152 rear-noname none /dev/md126p2
 raidarray /dev/md0 level=raid1 raid-devices=2 devices=/dev/sdc1,/dev/sdd1 name=0 metadata=1.2 uuid={NATIVE_UUID}
 # RAID disk /dev/md0
 {RAIDDISK_FORMAT}
-raiddisk /dev/md0 1071644672 
+raiddisk /dev/md0 1071644672{BLANK}
 # Partitions on /dev/md0
 {PART_FORMAT}
 # Filesystems (only ext2,ext3,ext4,vfat,xfs,reiserfs,btrfs are supported).
@@ -173,7 +173,7 @@ part /dev/md126 1070596096 2097152 rear-noname none /dev/md126p2
 raidarray /dev/md0 level=raid1 raid-devices=2 devices=/dev/sdc1,/dev/sdd1 name=0 metadata=1.2 uuid={NATIVE_UUID}
 # RAID disk /dev/md0
 {RAIDDISK_FORMAT}
-raiddisk /dev/md0 1071644672 
+raiddisk /dev/md0 1071644672{BLANK}
 # Partitions on /dev/md0
 {PART_FORMAT}
 # Filesystems (only ext2,ext3,ext4,vfat,xfs,reiserfs,btrfs are supported).

@@ -6,7 +6,6 @@ Parsing of complete recorded outputs (tests/fixtures/mdadm/...) is tested elsewh
 from __future__ import annotations
 
 import pytest
-
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.mdadm_parse import (
     DetailDevice,
@@ -18,7 +17,9 @@ from rear_mdcontainer.mdadm_parse import (
     size_kib,
 )
 
-IMSM_VOLUME_DETAIL = """\
+BLANK = " "  # mdadm prints "State : clean " with a trailing blank
+
+IMSM_VOLUME_DETAIL = f"""\
 /dev/md126:
          Container : /dev/md/imsm0, member 0
         Raid Level : raid1
@@ -27,7 +28,7 @@ IMSM_VOLUME_DETAIL = """\
       Raid Devices : 2
      Total Devices : 2
 
-             State : clean 
+             State : clean{BLANK}
     Active Devices : 2
    Working Devices : 2
     Failed Devices : 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from rear_mdcontainer.entries import (
     decode_name,
     encode_name,
@@ -185,8 +184,11 @@ def test_container_device_must_be_an_md_device(device):
     assert "is not an md device name" in error.problem
 
 
-def test_named_md_devices_are_accepted():
-    assert Container(device="/dev/md/imsm0", metadata="imsm", devices=("/dev/sda",)).device == "/dev/md/imsm0"
+def test_named_md_devices_are_refused():
+    # rear savelayout records kernel names; /dev/md/NAME links are resolved at recovery time by nobody
+    with pytest.raises(MdcError) as info:
+        Container(device="/dev/md/imsm0", metadata="imsm", devices=("/dev/sda",))
+    assert "'/dev/md/imsm0' is not an md device name" in info.value.problem
 
 
 @pytest.mark.parametrize(("changes", "problem"), [
@@ -198,6 +200,8 @@ def test_named_md_devices_are_accepted():
     ({"level": "container"}, "unsupported RAID level 'container'"),
     ({"raid_devices": 0, "devices": ()}, "raid-devices=0 is out of range"),
     ({"raid_devices": 3}, "devices= lists 2 disks but raid-devices=3"),
+    ({"raid_devices": 33, "devices": tuple(f"/dev/sd{c}" for c in "abcdefghijklmnopqrstuvwxyz") + tuple(
+        f"/dev/sda{c}" for c in "abcdefg")}, "raid-devices=33 is out of range"),
     ({"devices": ("/dev/sda", "/dev/../sdb")}, "'/dev/../sdb' is not a disk device path"),
     ({"devices": ("missing", "missing")}, "every slot of the volume is missing"),
     ({"devices": ("/dev/sda", "/dev/sda")}, "a disk is listed twice in devices="),
@@ -316,6 +320,13 @@ def test_parse_container_refuses_other_keywords():
     error = _error(parse_container, "raidarray /dev/md127 metadata=imsm")
     assert error.problem == "not an mdcontainer entry"
     assert _error(parse_container, "").subject == "mdcontainer"
+
+
+def test_parse_volume_refuses_other_keywords():
+    error = _error(parse_volume, CONTAINER_LINE, "imsm")
+    assert error.subject == CONTAINER_LINE
+    assert error.problem == "not an mdvolume entry"
+    assert _error(parse_volume, "mdvolume").subject == "mdvolume"
 
 
 def _volume_line(**changes: str) -> str:

@@ -8,58 +8,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.model import Container, Layout, Volume
 from rear_mdcontainer.render import plan_volumes, render_container, render_volume
 
-from .helpers import ddf_layout, imsm_container, imsm_raid1_layout, raid1_volume, two_volume_layout
+from .helpers import (
+    bash_syntax_ok,
+    ddf_layout,
+    imsm_container,
+    imsm_raid1_layout,
+    raid1_volume,
+    render_all,
+    run_with_stubs,
+    two_volume_layout,
+)
 
-STUBS = ("mdadm", "mdcontainer_helper", "LogPrint", "wipefs", "my_udevsettle", "systemctl")
-CALL = "\x01"
 SHELLCHECK = shutil.which("shellcheck") or "/usr/bin/shellcheck"
-
-
-def render_all(layout: Layout, *, no_platform: bool = True, grow_last: bool = False, wait_seconds: int = 60) -> str:
-    code = []
-    for container in layout.containers:
-        code.append(render_container(layout, container.device, no_platform=no_platform,
-                                     no_platform_setting="yes" if no_platform else "no", grow_last=grow_last,
-                                     wait_seconds=wait_seconds))
-        for volume in layout.volumes_of(container):
-            code.append(render_volume(layout, volume.device, wait_seconds=wait_seconds))
-    return "".join(code)
-
-
-def bash_syntax_ok(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-n"], input=code, capture_output=True, text=True, check=False)
-
-
-def run_with_stubs(tmp_path: Path, code: str) -> list[tuple[str, ...]]:
-    """Run ``code`` under ``set -e`` with recording stubs first on PATH; the calls, each as its argv."""
-    bindir = tmp_path / "stubs"
-    bindir.mkdir()
-    log = tmp_path / "calls.log"
-    for name in STUBS:
-        stub = bindir / name
-        stub.write_text('#!/bin/bash\n{ printf \'\\001%s\\n\' "${0##*/}"; for arg in "$@"; do printf \'%s\\n\' "$arg"; '
-                        'done; } >> "$STUB_LOG"\n', encoding="utf-8")
-        stub.chmod(0o755)
-    script = tmp_path / "diskrestore.sh"
-    script.write_text("set -e\n" + code, encoding="utf-8")
-    env = {"PATH": f"{bindir}:/usr/bin:/bin", "STUB_LOG": str(log), "LAYOUT_FILE": str(tmp_path / "disklayout.conf"),
-           "HOME": str(tmp_path), "LC_ALL": "C.UTF-8"}
-    done = subprocess.run(["bash", str(script)], cwd=str(tmp_path), env=env, capture_output=True, text=True,
-                          check=False, timeout=60)
-    assert done.returncode == 0, done.stderr
-    calls: list[tuple[str, ...]] = []
-    for line in log.read_text(encoding="utf-8").split("\n")[:-1]:
-        if line.startswith(CALL):
-            calls.append((line[1:],))
-        else:
-            calls[-1] = (*calls[-1], line)
-    return calls
-
 
 # --- syntax and lint ---------------------------------------------------------------------------
 
@@ -133,10 +97,8 @@ def test_container_code_runs_the_steps_in_order(tmp_path):
     calls = run_with_stubs(tmp_path, render_all(imsm_raid1_layout(), no_platform=True))
     steps = [c for c in calls if c[0] != "LogPrint" and c[0] != "systemctl"]
     assert steps == [
-        ("mdcontainer_helper", "preflight", "--layout-file", str(tmp_path / "disklayout.conf"), "--container",
-         "/dev/md127", "--imsm-no-platform", "yes", "--grow-last-volume", "no"),
-        ("mdcontainer_helper", "assembly", "block"),
-        ("mdcontainer_helper", "release", "/dev/sda", "/dev/sdb"),
+        ("mdcontainer_helper", "prepare-container", "--layout-file", str(tmp_path / "disklayout.conf"), "--container",
+         "/dev/md127", "--target-root", "/mnt/local", "--imsm-no-platform", "yes", "--grow-last-volume", "no"),
         ("mdadm", "--create", "/dev/md127", "--run", "--metadata=imsm", "--raid-devices=2", "/dev/sda", "/dev/sdb"),
         ("mdadm", "--create", "/dev/md126", "--run", "--level=raid1", "--raid-devices=2", "--size=1048576",
          "--name=Volume0", "/dev/sda", "/dev/sdb"),
@@ -191,8 +153,10 @@ def test_volumes_are_created_in_member_order_with_recorded_geometry(tmp_path):
         ("mdadm", "--create", "/dev/md125", "--run", "--level=raid0", "--raid-devices=2", "--size=524288",
          "--chunk=64", "--name=Scratch", "/dev/sda", "/dev/sdb"),
     ]
-    waits = [c[-1] for c in calls if c[:2] == ("mdcontainer_helper", "wait-writable")]
-    assert waits == ["/dev/md126", "/dev/md125", "/dev/md126", "/dev/md125"]
+    waits = [c for c in calls if c[:2] == ("mdcontainer_helper", "wait-writable")]
+    # the container's code waits for both, each volume's code again for itself
+    assert waits[0][-2:] == ("/dev/md126", "/dev/md125")
+    assert [w[-1] for w in waits[1:]] == ["/dev/md126", "/dev/md125"]
 
 
 def test_grow_last_omits_size_for_the_last_volume_only(tmp_path):
@@ -201,8 +165,8 @@ def test_grow_last_omits_size_for_the_last_volume_only(tmp_path):
     assert "--size=1048576" in creates[0]
     assert not [arg for arg in creates[1] if arg.startswith("--size")]
     assert "--chunk=64" in creates[1]
-    preflight = [c for c in calls if c[:2] == ("mdcontainer_helper", "preflight")][0]
-    assert preflight[-2:] == ("--grow-last-volume", "yes")
+    prepare = next(c for c in calls if c[:2] == ("mdcontainer_helper", "prepare-container"))
+    assert prepare[-2:] == ("--grow-last-volume", "yes")
 
 
 def test_grow_last_with_one_volume_omits_its_size():
@@ -222,11 +186,13 @@ def test_volume_devices_in_slot_order(tmp_path):
 
 def test_disk_paths_are_quoted(tmp_path):
     disks = ("/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001", "/dev/disk/by-id/ata-QEMU_HARDDISK_QM00002")
-    container = Container(device="/dev/md/imsm0", metadata="imsm", devices=disks)
-    volume = Volume(device="/dev/md/Vol", container="/dev/md/imsm0", member=0, level="raid1", raid_devices=2,
+    container = Container(device="/dev/md127", metadata="imsm", devices=disks)
+    volume = Volume(device="/dev/md126", container="/dev/md127", member=0, level="raid1", raid_devices=2,
                     devices=disks, size_kib=1024, name="Vol", metadata="imsm")
     calls = run_with_stubs(tmp_path, render_all(Layout((container,), (volume,))))
-    assert ("mdcontainer_helper", "release", *disks) in calls
+    creates = [c for c in calls if c[:2] == ("mdadm", "--create")]
+    assert creates[0][-2:] == disks
+    assert creates[1][-2:] == disks
 
 
 def test_missing_slot_is_refused():
@@ -275,3 +241,17 @@ def test_volume_comment_shows_the_name_in_printable_ascii():
 def test_wait_seconds_is_an_integer_in_the_code():
     code = render_volume(imsm_raid1_layout(), "/dev/md126", wait_seconds=7)
     assert "--timeout 7 /dev/md126" in code
+
+
+# ReaR (lib/_input-output-functions.sh, 2.7 and later) runs diskrestore.sh as `( source $LAYOUT_CODE )` in a shell
+# where `trap` is a function that aborts: "Forbidden usage of trap with '...'. Use AddExitTask instead."
+REAR_TRAP = ("function trap () {\n"
+             "    echo \"BugError: Forbidden usage of trap with '$*'. Use AddExitTask instead.\" >&2\n"
+             "    exit 99\n"
+             "}\n")
+
+
+def test_container_code_runs_where_rear_forbids_trap(tmp_path):
+    calls = run_with_stubs(tmp_path, REAR_TRAP + "( source /dev/stdin ) <<'CODE'\n" + render_all(imsm_raid1_layout())
+                           + "CODE\n")
+    assert calls[-1] == ("mdcontainer_helper", "assembly", "unblock")

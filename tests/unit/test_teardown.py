@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.teardown import Holder, check_not_in_use, devices_below, holder_tree, release
 
@@ -98,16 +97,14 @@ def test_release_follows_by_id_links(tree):
     assert ("wipefs", "--all", "--force", "/dev/sdb") in tree.calls
 
 
-def test_release_skips_arrays_that_are_already_stopped(tree):
-    tree.set_md_state("md126", "clear")
-    tree.effects = True
-    tree._drop_holder("md126")
-    tree.md("md124", "9:124", "external:/md127/1", "", ("sda",))
-    release(tree.system, ["/dev/sda", "/dev/sdb"])
-    stops = tree.argvs("mdadm")
-    assert ("mdadm", "--stop", "/dev/md127") in stops
-    assert ("mdadm", "--stop", "/dev/md126") not in stops
-    assert ("mdadm", "--stop", "/dev/md124") not in stops
+def test_release_does_not_stop_an_array_without_state(tree):
+    """An md device whose array_state is '' or 'clear' is not stopped; if it still holds a disk, that is reported."""
+    tree.md("md124", "9:124", "external:/md127/1", "clear", ("sda",))
+    with pytest.raises(MdcError) as info:
+        release(tree.system, ["/dev/sda", "/dev/sdb"])
+    assert info.value.problem == "still held by /dev/md124 after teardown"
+    assert ("mdadm", "--stop", "/dev/md124") not in tree.calls
+    assert ("mdadm", "--stop", "/dev/md127") in tree.calls
 
 
 def test_release_of_a_missing_disk(tree):

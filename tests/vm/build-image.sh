@@ -131,14 +131,12 @@ AllowIsolate=yes
 UNIT
 chroot "$root" systemctl enable vmtest.service
 chroot "$root" systemctl set-default vmtest.target
-# A fixed machine id: an empty one costs a "first boot" with random ids each time.
-echo 6d6463746573746d616368696e650001 >"$root/etc/machine-id"
 # Volatile journal: nothing to flush to the disk image.
 mkdir -p "$root/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\n' >"$root/etc/systemd/journald.conf.d/vmtest.conf"
 # Units and generators that only cost boot time in a throw-away test VM.
 # Not masked on purpose: mdmon@, mdadm-last-resort@ (starts degraded arrays),
-# systemd-udev*, kmod-static-nodes, systemd-remount-fs, systemd-tmpfiles-setup*.
+# systemd-udev*, kmod-static-nodes, systemd-tmpfiles-setup*.
 for unit in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \
     e2scrub_reap.service fstrim.timer dpkg-db-backup.timer systemd-tmpfiles-clean.timer \
     mdmonitor.service mdmonitor-oneshot.timer mdcheck_start.timer mdcheck_continue.timer \
@@ -153,6 +151,7 @@ for unit in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.tim
     systemd-firstboot.service systemd-machine-id-commit.service systemd-pcrphase.service \
     systemd-pcrphase-sysinit.service systemd-hwdb-update.service systemd-repart.service \
     systemd-ask-password-console.path systemd-ask-password-wall.path \
+    systemd-remount-fs.service systemd-sysctl.service \
     cryptsetup.target integritysetup.target veritysetup.target remote-fs.target ; do
     chroot "$root" systemctl mask "$unit" >/dev/null 2>&1 || true
 done
@@ -194,6 +193,10 @@ include=$(IFS=,; echo "${packages[*]}")
 mmdebstrap --variant=minbase --include="$include" \
     --customize-hook="$customize \"\$1\"" \
     "$suite" "$rootdir" "$mirror"
+
+# A fixed machine id (mmdebstrap empties it at the end): an empty one costs a
+# "first boot" with a random id at every boot.
+echo 6d6463746573746d616368696e650001 >"$rootdir/etc/machine-id"
 
 mkdir -p "$outdir"
 kver=$(basename "$(ls -d "$rootdir"/lib/modules/*/ | head -n1)")

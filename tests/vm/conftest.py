@@ -1,24 +1,23 @@
 """pytest glue for the VM tests: marker, image fixture, VM factory.
 
-Every test below tests/vm is marked ``vm`` (select with ``-m vm``, leave out
-with ``-m 'not vm'``). They are skipped only when MDC_SKIP_VM=1; otherwise
-they run, building the image first if it is not cached (several minutes).
+Every test that boots a VM (uses ``vm_factory`` or ``vm_image``) is marked
+``vm`` (select with ``-m vm``, leave out with ``-m 'not vm'``). They are
+skipped only when MDC_SKIP_VM=1; otherwise they run, building the image first
+if it is not cached (several minutes). tests/vm/test_vmlib.py boots nothing.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.vm.vmlib import VM, DiskSpec, Image, ensure_image, suite_default
 
-from vmlib import VM, DiskSpec, Image, ensure_image, suite_default  # noqa: E402
-
-VM_DIR = Path(__file__).resolve().parent
+VM_FIXTURES = {"vm_factory", "vm_image"}
 
 VMFactory = Callable[..., VM]
 
@@ -31,10 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vm: boots QEMU VMs (slow); skipped only with MDC_SKIP_VM=1")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that boots a VM (uses vm_factory or vm_image) as ``vm``."""
     skip = pytest.mark.skip(reason="MDC_SKIP_VM=1")
     for item in items:
-        if VM_DIR in Path(str(item.fspath)).resolve().parents:
+        if VM_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.vm)
         if vm_tests_skipped() and item.get_closest_marker("vm") is not None:
             item.add_marker(skip)

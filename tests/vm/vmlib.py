@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import lzma
 import os
 import shlex
 import shutil
@@ -39,8 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -49,6 +50,7 @@ PRELUDE = HERE / "prelude.sh"
 DEFAULT_SUITE = "bookworm"
 PORTS_PER_AHCI = 6
 IMAGE_FILES = ("root.qcow2", "vmlinuz", "initrd.img")
+QBOOT = Path("/usr/share/qemu/qboot.rom")
 
 
 class VMError(RuntimeError):
@@ -105,6 +107,34 @@ class Image:
     def complete(self) -> bool:
         return all((self.path / name).is_file() for name in IMAGE_FILES)
 
+    def boot_kernel(self) -> Path:
+        """The kernel to pass to QEMU: the uncompressed ELF vmlinux if it can be had.
+
+        QEMU boots an ELF vmlinux through its PVH entry point, which skips the
+        real-mode setup and the xz decompression of the bzImage (~6 s under
+        TCG). Extracted once next to vmlinuz; vmlinuz if that fails.
+        """
+        target = self.path / "vmlinux"
+        if target.is_file():
+            return target
+        try:
+            data = self.kernel.read_bytes()
+            offset = data.find(b"\xfd7zXZ\x00")
+            if offset < 0:
+                return self.kernel
+            elf = lzma.LZMADecompressor().decompress(data[offset:])
+        except (OSError, lzma.LZMAError):
+            return self.kernel
+        if not elf.startswith(b"\x7fELF"):
+            return self.kernel
+        try:
+            with tempfile.NamedTemporaryFile(dir=self.path, prefix=".vmlinux.", delete=False) as tmp:
+                tmp.write(elf)
+            os.replace(tmp.name, target)
+        except OSError:
+            return self.kernel
+        return target
+
 
 def image_dir(suite: str | None = None) -> Path:
     suite = suite or suite_default()
@@ -159,6 +189,7 @@ def ensure_image(suite: str | None = None, *, quiet: bool = False) -> Image:
                 raise VMError(f"image build failed (rc {proc.returncode}), log {log}:\n{tail}")
             if target.exists():
                 shutil.rmtree(target)
+            tmp.chmod(0o755)
             os.rename(tmp, target)
         finally:
             if tmp.exists():
@@ -388,12 +419,16 @@ class VM:
         """The QEMU command line of one boot (for debugging or a custom start)."""
         accel = os.environ.get("MDC_VM_ACCEL", "") or "tcg"
         cpu = "max" if accel.startswith("tcg") else "host"
-        cmd = [
-            "qemu-system-x86_64", "-accel", accel, "-machine", "q35", "-nodefaults",
+        kernel = self.image.boot_kernel()
+        cmd = ["qemu-system-x86_64", "-accel", accel, "-machine", "q35", "-nodefaults"]
+        if kernel.name == "vmlinux" and QBOOT.is_file():
+            # qboot: a minimal firmware that only boots -kernel, ~5 s faster than SeaBIOS under TCG.
+            cmd += ["-bios", str(QBOOT)]
+        cmd += [
             "-cpu", cpu, "-smp", str(self.cpus), "-m", str(self.memory_mib),
             "-display", "none", "-monitor", "none", "-no-reboot",
             "-serial", f"file:{console}",
-            "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
+            "-kernel", str(kernel), "-initrd", str(self.image.initrd),
             "-append", self._kernel_cmdline(),
             "-drive", f"if=virtio,file={self.overlay},format=qcow2,cache=unsafe,discard=unmap",
             "-virtfs", f"local,path={share},mount_tag=host,security_model=none,id=host",

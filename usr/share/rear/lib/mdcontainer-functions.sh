@@ -25,15 +25,21 @@ function mdcontainer_helper_or_error () {
         Error "rear-mdcontainer: $what failed: $( tail -n 1 "$errfile" )"
     fi
     Log "rear-mdcontainer: $what: $( cat "$MDCONTAINER_HELPER_OUT" "$errfile" )"
+    # Warnings (degraded or resyncing arrays, ...) are for the user, not only the log:
+    local warning
+    while read -r warning ; do
+        LogPrintError "rear-mdcontainer: $warning"
+    done < <( grep '^WARNING: ' "$errfile" )
 }
 
 # The helper options that come from the configuration (defaults in
 # lib/mdcontainer-defaults.sh). MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM is what
 # the original system did, recorded into the rescue system's rescue.conf.
+# Usage: mdcontainer_helper ... "${MDCONTAINER_CONFIG_ARGS[@]}" after calling it.
 function mdcontainer_config_args () {
-    echo --imsm-no-platform "${MDCONTAINER_IMSM_NO_PLATFORM:-auto}" \
-         --original-imsm-no-platform "${MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM:-unknown}" \
-         --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}"
+    MDCONTAINER_CONFIG_ARGS=( --imsm-no-platform "${MDCONTAINER_IMSM_NO_PLATFORM:-auto}"
+                              --original-imsm-no-platform "${MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM:-unknown}"
+                              --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}" )
 }
 
 # Add the components of mdcontainer/mdvolume entries to the dependency graph.

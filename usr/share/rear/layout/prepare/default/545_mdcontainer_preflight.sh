@@ -10,7 +10,8 @@ is_false "$MDCONTAINER_ENABLED" && return 0
 grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
 
 local disk
-for disk in $( mdcontainer_helper members --layout-file "$LAYOUT_FILE" ) ; do
+# MDCONTAINER_MEMBER_DISKS: all member disks, from layout/prepare/GNU/Linux/125_include_mdcontainer_code.sh
+for disk in "${MDCONTAINER_MEMBER_DISKS[@]}" ; do
     # ReaR's write protection (WRITE_PROTECTED_IDS, WRITE_PROTECTED_FS_LABEL_PATTERNS, ReaR >= 2.7):
     if declare -F is_write_protected >/dev/null && is_write_protected "$disk" ; then
         Error "rear-mdcontainer: member disk $disk of an mdcontainer entry is write-protected (the disk of the running or original system?); check the disk mapping"
@@ -18,5 +19,6 @@ for disk in $( mdcontainer_helper members --layout-file "$LAYOUT_FILE" ) ; do
 done
 
 LogPrint "Checking firmware RAID containers before recreating them (rear-mdcontainer)"
+mdcontainer_config_args
 mdcontainer_helper_or_error "checking the firmware RAID containers" \
-    preflight --layout-file "$LAYOUT_FILE" --target-root "$TARGET_FS_ROOT" $( mdcontainer_config_args )
+    preflight --layout-file "$LAYOUT_FILE" --target-root "$TARGET_FS_ROOT" "${MDCONTAINER_CONFIG_ARGS[@]}"

@@ -7,16 +7,29 @@
 # The code itself is rendered by the Python helper from its templates, which
 # validate and shell-quote every value.
 
-is_false "$MDCONTAINER_ENABLED" && return 0
+if is_false "$MDCONTAINER_ENABLED" ; then
+    # Without the plugin nothing would create these components and the recovery
+    # would fail late, after disks were written:
+    grep -q '^mdcontainer ' "$LAYOUT_FILE" && Error "rear-mdcontainer: $LAYOUT_FILE has mdcontainer entries but MDCONTAINER_ENABLED is '$MDCONTAINER_ENABLED' (set it to yes, or recreate the layout with 'rear savelayout' without the plugin)"
+    return 0
+fi
+
+# The member disks of all containers, asked once (the helper validates the entries):
+MDCONTAINER_MEMBER_DISKS=()
+if grep -q '^mdcontainer ' "$LAYOUT_FILE" ; then
+    mdcontainer_helper_or_error "reading the mdcontainer entries" members --layout-file "$LAYOUT_FILE"
+    mapfile -t MDCONTAINER_MEMBER_DISKS < "$MDCONTAINER_HELPER_OUT"
+fi
 
 # A container and all its volumes are created together, in member order, by
 # the container's code (a volume's place on the disks depends on the volumes
 # before it), so a rerun after any failure starts again from clean disks.
 function create_mdcontainer () {
     local container="$1"
+    mdcontainer_config_args
     mdcontainer_helper_or_error "generating the code for $container" \
         render container --layout-file "$LAYOUT_FILE" --device "$container" \
-        --wait-seconds "$MDCONTAINER_WAIT_SECONDS" $( mdcontainer_config_args )
+        --wait-seconds "$MDCONTAINER_WAIT_SECONDS" "${MDCONTAINER_CONFIG_ARGS[@]}"
     cat "$MDCONTAINER_HELPER_OUT" >> "$LAYOUT_CODE"
 }
 
@@ -47,11 +60,12 @@ VOLUME_END
 # code wipes exactly these disks before it creates the container on them.
 # Upstream's create_disk (layout/prepare/GNU/Linux/100) would also run
 # 'mdadm --stop -s', which stops every array, ours and unrelated ones alike.
+declare -F create_disk >/dev/null || BugError "rear-mdcontainer: create_disk is not defined (layout/prepare/GNU/Linux/100 did not run?)"
 if ! declare -F mdcontainer_upstream_create_disk >/dev/null ; then
     eval "mdcontainer_upstream_$( declare -f create_disk )"
     function create_disk () {
         local disk="$1"
-        if IsInArray "$disk" $( mdcontainer_helper members --layout-file "$LAYOUT_FILE" ) ; then
+        if IsInArray "$disk" "${MDCONTAINER_MEMBER_DISKS[@]}" ; then
             cat >> "$LAYOUT_CODE" <<DISK_END
 # Disk '$disk' is a member of a firmware RAID container: its container's code prepares it (rear-mdcontainer).
 [ -b "$disk" ] || Error "Disk $disk is not a block device."
@@ -68,6 +82,7 @@ fi
 # whose size says nothing about the volume we create: while the volume's
 # partitions are generated its name has no sysfs entry, as for any device that
 # does not exist yet.
+declare -F get_sysfs_name >/dev/null || BugError "rear-mdcontainer: get_sysfs_name is not defined (lib/layout-functions.sh)"
 if ! declare -F mdcontainer_upstream_get_sysfs_name >/dev/null ; then
     eval "mdcontainer_upstream_$( declare -f get_sysfs_name )"
     function get_sysfs_name () {
