@@ -151,6 +151,23 @@ def cmd_prepare_container(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Compare the live arrays with the layout; write the old -> new UUID map."""
+    from .probe import probe_layout
+    from .verify import check
+
+    recorded, _ = _read_layout(args.layout_file)
+    live = probe_layout(_source(args)).layout
+    result = check(recorded, live, grow_last=_is_yes(args.grow_last_volume))
+    if args.uuid_map:
+        with open(args.uuid_map, "w", encoding="utf-8") as handle:
+            for old, new in result.uuid_map:
+                handle.write(f"{old} {new}\n")
+    for line in result.report:
+        print(line)
+    return 0
+
+
 def cmd_assembly(args: argparse.Namespace) -> int:
     from . import assembly
 
@@ -273,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--target-root", default="/mnt/local")
     platform_options(prep)
     prep.set_defaults(func=cmd_prepare_container)
+
+    ver = sub.add_parser("verify", help="compare the recreated arrays with the layout (layout/recreate)")
+    ver.add_argument("--layout-file", required=True)
+    ver.add_argument("--uuid-map", help="write 'old-uuid new-uuid' lines here")
+    ver.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
+    ver.add_argument("--grow-last-volume", default="no")
+    ver.set_defaults(func=cmd_verify)
 
     asm = sub.add_parser("assembly", help="block or unblock udev's md auto-assembly")
     asm.add_argument("action", choices=("block", "unblock"))

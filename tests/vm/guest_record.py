@@ -26,18 +26,18 @@ class Recorder:
         self.log: list[str] = []
 
     def run(self, argv: list[str], env: dict[str, str] | None = None,
-            label: str = "") -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(argv, capture_output=True, text=True,
-                              env=env, check=False)
+            label: str = "") -> subprocess.CompletedProcess[bytes]:
+        """Run argv; stdout stays bytes (DDF puts non-UTF-8 bytes into lsblk's output)."""
+        proc = subprocess.run(argv, capture_output=True, env=env, check=False)
         entry = f"$ {label}{' '.join(argv)}\nrc={proc.returncode}\n"
-        if proc.stderr:
-            entry += "stderr:\n" + "".join(f"  {line}\n" for line in proc.stderr.splitlines())
+        stderr = proc.stderr.decode(errors="replace")
+        if stderr:
+            entry += "stderr:\n" + "".join(f"  {line}\n" for line in stderr.splitlines())
         self.log.append(entry)
         return proc
 
     def save(self, name: str, argv: list[str]) -> None:
-        proc = self.run(argv)
-        (self.outdir / name).write_text(proc.stdout)
+        (self.outdir / name).write_bytes(self.run(argv).stdout)
 
     def write(self, name: str, text: str) -> None:
         (self.outdir / name).write_text(text)
@@ -136,14 +136,15 @@ def main(argv: list[str]) -> int:
     rec.save("lsblk.json", ["lsblk", "-J", "-O", "-b"])
     rec.write("proc-mdstat.txt", Path("/proc/mdstat").read_text())
     version = rec.run(["mdadm", "--version"])
-    rec.write("mdadm-version.txt", version.stdout + version.stderr)
+    rec.write("mdadm-version.txt", (version.stdout + version.stderr).decode(errors="replace"))
     sections = []
     for label, env in (("IMSM_NO_PLATFORM=1", {**os.environ, "IMSM_NO_PLATFORM": "1"}),
                        ("IMSM_NO_PLATFORM unset",
                         {k: v for k, v in os.environ.items() if k != "IMSM_NO_PLATFORM"})):
         proc = rec.run(["mdadm", "--detail-platform"], env=env, label=f"({label}) ")
         sections.append(f"### mdadm --detail-platform with {label}: rc={proc.returncode}\n"
-                        f"### stdout\n{proc.stdout}### stderr\n{proc.stderr}")
+                        f"### stdout\n{proc.stdout.decode(errors='replace')}"
+                        f"### stderr\n{proc.stderr.decode(errors='replace')}")
     rec.write("detail-platform.txt", "\n".join(sections))
     rec.finish()
     return 0

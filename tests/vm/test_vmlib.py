@@ -113,3 +113,18 @@ def test_script_and_env(tmp_path: Path, fake_image: Image) -> None:
     assert ". /mnt/host/prelude.sh" in script
     assert (share / "prelude.sh").is_file()
     assert (share / "disks.txt").read_text() == "a MDC-A 8\n"
+
+
+def test_boot_modes(tmp_path: Path, fake_image: Image) -> None:
+    vm = VM(tmp_path, [DiskSpec("a", 8), DiskSpec("b", 8)], image=fake_image)
+    kernel = " ".join(vm.qemu_command(tmp_path, tmp_path / "c"))
+    assert "-kernel" in kernel and "virtio-blk-pci,drive=root" in kernel
+    disk = " ".join(vm.qemu_command(tmp_path, tmp_path / "c", boot="disk:b", root=False))
+    assert "-kernel" not in disk and "drive=root" not in disk
+    assert "serial=MDC-B,bootindex=0" in disk and "serial=MDC-A,bootindex" not in disk
+    cdrom = " ".join(vm.qemu_command(tmp_path, tmp_path / "c", boot="cdrom:/x/rescue.iso"))
+    assert "file=/x/rescue.iso" in cdrom and "ide-cd,drive=cd0,bus=ahcicd.0,bootindex=0" in cdrom
+    with pytest.raises(ValueError):
+        vm.qemu_command(tmp_path, tmp_path / "c", boot="net")
+    with pytest.raises(KeyError):
+        vm.qemu_command(tmp_path, tmp_path / "c", boot="disk:nope")

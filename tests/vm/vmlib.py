@@ -415,24 +415,35 @@ class VM:
             args.append(self.kernel_args)
         return " ".join(args)
 
-    def qemu_command(self, share: Path, console: Path) -> list[str]:
-        """The QEMU command line of one boot (for debugging or a custom start)."""
+    def qemu_command(self, share: Path, console: Path, boot: str = "kernel",
+                     root: bool = True) -> list[str]:
+        """The QEMU command line of one boot (see run() for ``boot`` and ``root``)."""
         accel = os.environ.get("MDC_VM_ACCEL", "") or "tcg"
         cpu = "max" if accel.startswith("tcg") else "host"
-        kernel = self.image.boot_kernel()
-        cmd = ["qemu-system-x86_64", "-accel", accel, "-machine", "q35", "-nodefaults"]
-        if kernel.name == "vmlinux" and QBOOT.is_file():
-            # qboot: a minimal firmware that only boots -kernel, ~5 s faster than SeaBIOS under TCG.
-            cmd += ["-bios", str(QBOOT)]
-        cmd += [
-            "-cpu", cpu, "-smp", str(self.cpus), "-m", str(self.memory_mib),
-            "-display", "none", "-monitor", "none", "-no-reboot",
-            "-serial", f"file:{console}",
-            "-kernel", str(kernel), "-initrd", str(self.image.initrd),
-            "-append", self._kernel_cmdline(),
-            "-drive", f"if=virtio,file={self.overlay},format=qcow2,cache=unsafe,discard=unmap",
-            "-virtfs", f"local,path={share},mount_tag=host,security_model=none,id=host",
-        ]
+        cmd = ["qemu-system-x86_64", "-accel", accel, "-machine", "q35", "-nodefaults",
+               "-cpu", cpu, "-smp", str(self.cpus), "-m", str(self.memory_mib),
+               "-display", "none", "-monitor", "none", "-no-reboot",
+               "-serial", f"file:{console}"]
+        boot_disk = ""
+        if boot == "kernel":
+            kernel = self.image.boot_kernel()
+            if kernel.name == "vmlinux" and QBOOT.is_file():
+                # qboot: a minimal firmware that only boots -kernel, ~5 s faster than SeaBIOS under TCG.
+                cmd += ["-bios", str(QBOOT)]
+            cmd += ["-kernel", str(kernel), "-initrd", str(self.image.initrd),
+                    "-append", self._kernel_cmdline()]
+        elif boot.startswith("disk:"):
+            boot_disk = boot[len("disk:"):]
+            self._spec(boot_disk)
+        elif boot.startswith("cdrom:"):
+            cmd += ["-drive", f"if=none,id=cd0,file={boot[len('cdrom:'):]},format=raw,media=cdrom,readonly=on",
+                    "-device", "ahci,id=ahcicd", "-device", "ide-cd,drive=cd0,bus=ahcicd.0,bootindex=0"]
+        else:
+            raise ValueError(f"boot must be kernel, disk:NAME or cdrom:PATH, not {boot!r}")
+        if root:
+            cmd += ["-drive", f"if=none,id=root,file={self.overlay},format=qcow2,cache=unsafe,discard=unmap",
+                    "-device", "virtio-blk-pci,drive=root"]
+        cmd += ["-virtfs", f"local,path={share},mount_tag=host,security_model=none,id=host"]
         ports = self.ports()
         controllers = sorted({port // PORTS_PER_AHCI for port in ports.values()})
         for ctl in controllers:
@@ -440,10 +451,11 @@ class VM:
         for index, spec in enumerate(self.disks):
             port = ports[spec.name]
             self._create_file(spec)
+            bootindex = ",bootindex=0" if spec.name == boot_disk else ""
             cmd += ["-drive", f"if=none,id=d{index},file={self.disk_path(spec.name)},"
                               f"format=raw,cache=unsafe",
                     "-device", f"ide-hd,drive=d{index},bus=ahci{port // PORTS_PER_AHCI}."
-                               f"{port % PORTS_PER_AHCI},serial={spec.effective_serial}"]
+                               f"{port % PORTS_PER_AHCI},serial={spec.effective_serial}{bootindex}"]
         return cmd + self.extra_qemu_args
 
     def _prepare_share(self, label: str) -> tuple[Path, Path]:
@@ -480,7 +492,8 @@ class VM:
 
     def run(self, script: str, timeout: int = 900, env: Mapping[str, str] | None = None,
             label: str = "run", prelude: bool = True, want_journal: bool = False,
-            files: Mapping[str, str | bytes] | None = None) -> RunResult:
+            files: Mapping[str, str | bytes] | None = None, boot: str = "kernel",
+            root: bool = True, require_rc: bool = True) -> RunResult:
         """Boot once, run ``script`` (bash) as root in the guest, power off.
 
         ``env`` is exported before the script; ``prelude`` sources
@@ -490,6 +503,14 @@ class VM:
         copied anyway when rc != 0). Raises VMTimeout (QEMU killed) or VMError
         (no rc) with the console tail; a non-zero rc is returned, not raised
         (use .check()).
+
+        ``boot``: "kernel" (default: the image's kernel and initramfs, root on
+        the overlay), "disk:NAME" (the firmware boots data disk NAME, e.g. a
+        restored system; it runs the scenario too if it is a copy of the image
+        root, whose vmtest.service reads the share), or "cdrom:PATH" (an ISO,
+        e.g. ReaR's rescue image). ``root=False`` leaves the root overlay
+        out. ``require_rc=False`` returns rc -1 instead of raising when the
+        guest powered off without writing <share>/rc.
         """
         rundir, share = self._prepare_share(label)
         if self.plugin:
@@ -504,11 +525,11 @@ class VM:
                 target.write_text(content)
         if want_journal:
             (share / "want-journal").touch()
-        if not self.overlay.exists():
+        if root and not self.overlay.exists():
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
                             "-b", str(self.image.root), str(self.overlay)], check=True)
         console = rundir / "console.log"
-        cmd = self.qemu_command(share, console)
+        cmd = self.qemu_command(share, console, boot=boot, root=root)
         (rundir / "qemu-cmd.txt").write_text(shlex.join(cmd) + "\n")
         started = time.monotonic()
         with open(rundir / "qemu.log", "w") as qlog:
@@ -527,6 +548,8 @@ class VM:
         seconds = time.monotonic() - started
         console_text = console.read_text(errors="replace") if console.exists() else ""
         rc_file = share / "rc"
+        if not rc_file.exists() and not require_rc:
+            rc_file.write_text("-1\n")
         if not rc_file.exists():
             raise VMError(f"VM powered off without a result (qemu rc {proc.returncode}, {rundir})\n"
                           f"{self._diagnostics(rundir, share)}")

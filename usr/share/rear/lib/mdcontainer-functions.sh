@@ -32,6 +32,18 @@ function mdcontainer_helper_or_error () {
     done < <( grep '^WARNING: ' "$errfile" )
 }
 
+# Set MDCONTAINER_MEMBER_DISKS to the member disks of all mdcontainer entries
+# of $LAYOUT_FILE as it is *now* (the helper validates the entries). Ask again
+# whenever the answer matters: 'rear recover' maps disks (layout/prepare/default/
+# 300 and 320) and lets the user edit disklayout.conf (500) after the code
+# generators were sourced.
+function mdcontainer_member_disks () {
+    MDCONTAINER_MEMBER_DISKS=()
+    grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
+    mdcontainer_helper_or_error "reading the mdcontainer entries" members --layout-file "$LAYOUT_FILE"
+    mapfile -t MDCONTAINER_MEMBER_DISKS < "$MDCONTAINER_HELPER_OUT"
+}
+
 # The helper options that come from the configuration (defaults in
 # lib/mdcontainer-defaults.sh). MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM is what
 # the original system did, recorded into the rescue system's rescue.conf.

@@ -10,7 +10,8 @@ is_false "$MDCONTAINER_ENABLED" && return 0
 grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
 
 local disk
-# MDCONTAINER_MEMBER_DISKS: all member disks, from layout/prepare/GNU/Linux/125_include_mdcontainer_code.sh
+# All member disks of the final layout (mapped disks, user's edits):
+mdcontainer_member_disks
 for disk in "${MDCONTAINER_MEMBER_DISKS[@]}" ; do
     # ReaR's write protection (WRITE_PROTECTED_IDS, WRITE_PROTECTED_FS_LABEL_PATTERNS, ReaR >= 2.7):
     if declare -F is_write_protected >/dev/null && is_write_protected "$disk" ; then

@@ -8,13 +8,17 @@
 # (without it a new volume stays read-only), wipefs and udevadm clean the disks.
 
 is_false "$MDCONTAINER_ENABLED" && return 0
-# Only on systems with IMSM/DDF containers (/sys/block/mdX/md/metadata_version 'external:...'):
-grep -qs '^external:' /sys/block/md*/md/metadata_version || return 0
+# Only on systems with IMSM/DDF containers (/sys/block/mdX/md/metadata_version 'external:...';
+# MDCONTAINER_SYSFS is only for the tests, which point it at a fake sysfs tree):
+grep -qs '^external:' "${MDCONTAINER_SYSFS:-/sys}"/block/md*/md/metadata_version || return 0
 
 Log "Firmware RAID detected: including mdadm, mdmon and Python for rear-mdcontainer"
 REQUIRED_PROGS+=( mdadm mdmon wipefs udevadm "$MDCONTAINER_PYTHON" )
 PROGS+=( dmsetup )
 
+# The helper names the files (synchronously: an Error inside a process substitution
+# would not stop this script before it goes on without them):
+mdcontainer_helper_or_error "finding what '$MDCONTAINER_PYTHON' needs in the rescue system (python3 >= 3.9 with jinja2 and plumbum)" rescue-files
 local kind path
 while read kind path ; do
     case "$kind" in
@@ -25,4 +29,4 @@ while read kind path ; do
             COPY_AS_IS_EXCLUDE+=( "$path" )
             ;;
     esac
-done < <( mdcontainer_helper rescue-files || Error "rear-mdcontainer: '$MDCONTAINER_PYTHON' cannot run the helper (python3 >= 3.9 with jinja2 and plumbum is needed)" )
+done < "$MDCONTAINER_HELPER_OUT"

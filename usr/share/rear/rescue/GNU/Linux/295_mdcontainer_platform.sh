@@ -6,7 +6,8 @@
 # so that is recorded here in the rescue system's configuration.
 
 is_false "$MDCONTAINER_ENABLED" && return 0
-grep -qs '^external:imsm' /sys/block/md*/md/metadata_version || return 0
+# Only with IMSM containers (MDCONTAINER_SYSFS is only for the tests, which point it at a fake sysfs tree):
+grep -qs '^external:imsm' "${MDCONTAINER_SYSFS:-/sys}"/block/md*/md/metadata_version || return 0
 
 local original=no pid
 test "${IMSM_NO_PLATFORM:-}" = 1 && original=yes

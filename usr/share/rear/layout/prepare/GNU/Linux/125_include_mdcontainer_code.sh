@@ -14,12 +14,9 @@ if is_false "$MDCONTAINER_ENABLED" ; then
     return 0
 fi
 
-# The member disks of all containers, asked once (the helper validates the entries):
-MDCONTAINER_MEMBER_DISKS=()
-if grep -q '^mdcontainer ' "$LAYOUT_FILE" ; then
-    mdcontainer_helper_or_error "reading the mdcontainer entries" members --layout-file "$LAYOUT_FILE"
-    mapfile -t MDCONTAINER_MEMBER_DISKS < "$MDCONTAINER_HELPER_OUT"
-fi
+# Check the entries now, before the disk mapping and the user's confirmation
+# (the helper validates them); create_disk asks again for the final layout:
+mdcontainer_member_disks
 
 # A container and all its volumes are created together, in member order, by
 # the container's code (a volume's place on the disks depends on the volumes
@@ -65,6 +62,9 @@ if ! declare -F mdcontainer_upstream_create_disk >/dev/null ; then
     eval "mdcontainer_upstream_$( declare -f create_disk )"
     function create_disk () {
         local disk="$1"
+        # The member disks of the layout as it is now, after the disk mapping
+        # (layout/prepare/default/320 runs after this script):
+        mdcontainer_member_disks
         if IsInArray "$disk" "${MDCONTAINER_MEMBER_DISKS[@]}" ; then
             cat >> "$LAYOUT_CODE" <<DISK_END
 # Disk '$disk' is a member of a firmware RAID container: its container's code prepares it (rear-mdcontainer).

@@ -21,6 +21,9 @@ is_false "$MDCONTAINER_ENABLED" && return 0
 grep -qs '^external:' "${MDCONTAINER_SYSFS:-/sys}"/block/md*/md/metadata_version || return 0
 
 LogPrint "Recording firmware RAID containers and volumes (rear-mdcontainer)"
+# Keep what upstream recorded, for comparison when something looks wrong
+# (and to show that native md arrays are left exactly as upstream wrote them):
+cp "$DISKLAYOUT_FILE" "$DISKLAYOUT_FILE.upstream" || LogPrintError "Could not keep a copy of $DISKLAYOUT_FILE as upstream wrote it"
 mdcontainer_helper_or_error "recording firmware RAID in $DISKLAYOUT_FILE" save --layout-file "$DISKLAYOUT_FILE"
 
 # The recovery recreates containers and volumes with mdadm (mdmon keeps their
