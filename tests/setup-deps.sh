@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(
-    python3 python3-venv python3-pip python3-jinja2 python3-plumbum python3-pytest python3-hypothesis
+    python3 python3-venv python3-pip python3-jinja2 python3-plumbum python3-pytest python3-hypothesis python3-pytest-xdist
     bats bats-assert bats-support shellcheck parted
     qemu-system-x86 qemu-utils mmdebstrap e2fsprogs ovmf
     xorriso cpio make

@@ -32,7 +32,8 @@ EXIT_BUG = 3
 def _source(args: argparse.Namespace) -> LiveSource | RecordedSource:
     from .probe import LiveSource, RecordedSource
 
-    return RecordedSource(args.recorded) if args.recorded else LiveSource()
+    # MDCONTAINER_SYSFS: a fake sysfs tree, for the tests of the hooks.
+    return RecordedSource(args.recorded) if args.recorded else LiveSource(os.environ.get("MDCONTAINER_SYSFS", "/sys"))
 
 
 def cmd_save(args: argparse.Namespace) -> int:

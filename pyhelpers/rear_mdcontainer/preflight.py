@@ -19,9 +19,11 @@ from .teardown import check_not_in_use, devices_below
 
 MIB = 1024 * 1024
 #: Space the metadata keeps at the end of every member disk, beyond the volumes.
-#: IMSM: the MPB and its reserved area (IMSM_RESERVED_SECTORS, 4096 sectors);
-#: DDF: 32 MiB for the anchor, headers and the configuration records.
-METADATA_RESERVE = {"imsm": 4096 * 512, "ddf": 32 * MIB}
+#: IMSM: the MPB and its reserved areas; mdadm 4.2 left 12288 sectors (6 MiB) free
+#: behind a volume of maximal size on a 512 MiB disk (tests/fixtures/mdadm/bookworm/
+#: imsm-two-volumes), of which up to 1 MiB is rounding: 6 MiB errs on the safe side.
+#: DDF: 32 MiB for the anchor, headers and configuration records (ddf-raid1 fixture).
+METADATA_RESERVE = {"imsm": 6 * MIB, "ddf": 32 * MIB}
 MIN_MDADM = (3, 2)
 
 

@@ -20,7 +20,6 @@ What is read where:
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,8 +148,21 @@ class RecordedSource:
 
 
 def _flatten_sysfs(values: dict[str, object]) -> dict[str, str]:
-    """Accept both {'dev-sda/slot': '0'} and {'dev-sda': {'slot': '0'}}."""
-    flat: dict[str, str] = {}
+    """The probe's flat view of one md device from a recording.
+
+    tests/vm/guest_record.py writes {"md": {<md/ files>}, "devs": {"dev-sda": {...}},
+    "size": <sectors>, ...}; a flat {"metadata_version": ..., "dev-sda/slot": ...}
+    is accepted as well.
+    """
+    if isinstance(values.get("md"), dict):
+        flat = {key: str(value).strip() for key, value in values["md"].items() if not isinstance(value, dict)}
+        for dev, dev_values in (values.get("devs") or {}).items():
+            for key, value in dev_values.items():
+                flat[f"{dev}/{key}"] = str(value).strip()
+        if "size" in values:
+            flat["size"] = str(values["size"]).strip()
+        return flat
+    flat = {}
     for key, value in values.items():
         if isinstance(value, dict):
             for sub, subvalue in value.items():
@@ -261,7 +273,8 @@ def _probe_volume(source: Source, md: str, values: dict[str, str], parent: str, 
             offsets.append(int(offset))
     if MISSING in slots:
         warnings.append(f"volume /dev/{md} is degraded ({slots.count(MISSING)} of {raid_devices} members missing);"
-                        " it is recorded with 'missing' slots and recreated complete when all disks are there")
+                        " it is recorded with 'missing' slots; to recreate it, put a replacement disk into those slots"
+                        " of the mdvolume and mdcontainer entries")
     if values.get("sync_action", "idle") not in ("idle", "", "frozen"):
         warnings.append(f"volume /dev/{md} is in '{values['sync_action']}'; its contents may not be consistent yet")
     size = _int(subject, "component_size", values.get("component_size", ""))
@@ -284,7 +297,3 @@ def _volume_name(subject: str, scan: list, uuid: str, member: int, export: dict[
             return array.name
     raise MdcError(subject, f"no volume with UUID {uuid or '(none)'} in mdadm --examine --scan",
                    "the member disks must be readable; check with mdadm --examine --scan")
-
-
-def probe_live() -> ProbeResult:
-    return probe_layout(LiveSource(os.environ.get("MDCONTAINER_SYSFS", "/sys")))

@@ -16,6 +16,7 @@ setup() {
     write_layout
     LAYOUT_CODE=$BATS_TEST_TMPDIR/diskrestore.sh
     echo "# code before ours" >"$LAYOUT_CODE"
+    # shellcheck source=/dev/null
     source "$REAR_SHARE/layout/prepare/GNU/Linux/100_include_partition_code.sh"
     HOOK=$SHARE_DIR/layout/prepare/GNU/Linux/125_include_mdcontainer_code.sh
 }
@@ -48,17 +49,6 @@ rear_call() {
 # What the hook appended to LAYOUT_CODE (without the line that was there before).
 appended() {
     tail -n +2 "$LAYOUT_CODE"
-}
-
-# Record the helper's subcommands, then run the real one.
-record_helper_calls() {
-    HELPER_CALLS=$BATS_TEST_TMPDIR/helper.calls
-    : >"$HELPER_CALLS"
-    eval "real_$(declare -f mdcontainer_helper)"
-    function mdcontainer_helper() {
-        echo "$*" >>"$HELPER_CALLS"
-        real_mdcontainer_helper "$@"
-    }
 }
 
 @test "create_disk of a member disk writes only a comment and the block device check" {
@@ -120,7 +110,9 @@ record_helper_calls() {
     assert_output "# code before ours"
     run appended
     assert_line 'export IMSM_NO_PLATFORM=1'
-    assert_line --regexp '^mdcontainer_helper prepare-container --layout-file "\$LAYOUT_FILE" --container /dev/md127 --target-root "\$TARGET_FS_ROOT" --imsm-no-platform yes --grow-last-volume no$'
+    # the generated code expands LAYOUT_FILE and TARGET_FS_ROOT when it runs:
+    # shellcheck disable=SC2016
+    assert_line 'mdcontainer_helper prepare-container --layout-file "$LAYOUT_FILE" --container /dev/md127 --target-root "$TARGET_FS_ROOT" --imsm-no-platform yes --grow-last-volume no'
     assert_line 'mdadm --create /dev/md127 --run --metadata=imsm --raid-devices=2 /dev/sda /dev/sdb >&2'
     assert_line 'mdadm --create /dev/md126 --run --level=raid1 --raid-devices=2 --size=1000448 --name=Volume0 /dev/sda /dev/sdb >&2'
     assert_line 'mdcontainer_helper wait-writable --container /dev/md127 --timeout 17 /dev/md126'
@@ -132,7 +124,8 @@ record_helper_calls() {
     source "$HOOK"
     MDCONTAINER_IMSM_NO_PLATFORM=no
     MDCONTAINER_GROW_LAST_VOLUME=yes
-    record_helper_calls
+    mdc_stub_helper
+    function helper_answer() { mdcontainer_real_helper "$@"; }
     rear_call create_mdcontainer /dev/md127
     run cat "$HELPER_CALLS"
     assert_output "render container --layout-file $LAYOUT_FILE --device /dev/md127 --wait-seconds 60 --imsm-no-platform no --original-imsm-no-platform unknown --grow-last-volume yes"
@@ -202,9 +195,9 @@ record_helper_calls() {
 
 @test "get_sysfs_name is empty for the hidden device only, else upstream's answer" {
     source "$HOOK"
-    local name
-    name=$(ls /sys/block | head -n 1)
-    test -n "$name" || skip "no block device in /sys/block"
+    local names=(/sys/block/*) name
+    name=${names[0]##*/}
+    test -e "/sys/block/$name" || skip "no block device in /sys/block"
     run get_sysfs_name "/dev/$name"
     assert_output "$name"
     MDCONTAINER_HIDE_SYSFS_DEVICE=/dev/$name
@@ -235,13 +228,14 @@ record_helper_calls() {
 
 @test "a layout without mdcontainer entries does not run the helper and create_disk does what upstream does" {
     sed -i -E '/^(mdcontainer|mdvolume|raiddisk) |^part \/dev\/md126 /d' "$LAYOUT_FILE"
-    function mdcontainer_helper() { echo "helper called: $*" >>"$REAR_LOG"; return 1; }
+    mdc_stub_helper
+    function helper_answer() { return 1; }
     source "$HOOK"
     rear_call create_disk /dev/sda
     run appended
     assert_line 'dd if=/dev/zero of=/dev/sda bs=512 count=1'
-    run cat "$REAR_LOG"
-    refute_output --partial 'helper called'
+    run cat "$HELPER_CALLS"
+    refute_output
 }
 
 @test "sourcing the hook twice does not wrap create_disk or get_sysfs_name twice" {

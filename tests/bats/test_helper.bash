@@ -132,3 +132,34 @@ part /dev/md126 1021313024 2097152 rear-noname none /dev/md126p2
 fs /dev/md126p2 / ext4 uuid=4f1c8d2e-0b7a-4c1e-9d3f-2a6b8c0e1f47 label= blocksize=4096 reserved_blocks=5% max_mounts=-1 check_interval=0d bytes_per_inode=16384 default_mount_options=user_xattr,acl options=rw,relatime
 EOF
 }
+
+# A fake sysfs tree for the hooks that look for md arrays with external
+# metadata in "${MDCONTAINER_SYSFS:-/sys}"/block/mdX/md/metadata_version.
+# mdc_fake_sysfs points MDCONTAINER_SYSFS at an empty tree below the test's
+# temporary folder; mdc_fake_md <kernel name> <metadata_version> adds an array.
+mdc_fake_sysfs() {
+    MDCONTAINER_SYSFS=$BATS_TEST_TMPDIR/sys
+    mkdir -p "$MDCONTAINER_SYSFS/block"
+}
+
+mdc_fake_md() {
+    test -n "${MDCONTAINER_SYSFS:-}" || fail "call mdc_fake_sysfs first"
+    mkdir -p "$MDCONTAINER_SYSFS/block/$1/md"
+    echo "$2" >"$MDCONTAINER_SYSFS/block/$1/md/metadata_version"
+}
+
+# Replace mdcontainer_helper by a stub that appends its arguments (one call a
+# line) to $HELPER_CALLS and answers from the shell function helper_answer
+# (define it in the test; by default the stub prints nothing and succeeds).
+# The real helper stays callable as mdcontainer_real_helper.
+mdc_stub_helper() {
+    HELPER_CALLS=$BATS_TEST_TMPDIR/helper.calls
+    : >"$HELPER_CALLS"
+    declare -F mdcontainer_real_helper >/dev/null || eval "mdcontainer_real_$(declare -f mdcontainer_helper | sed '1s/^mdcontainer_//')"
+    function mdcontainer_helper() {
+        echo "$*" >>"$HELPER_CALLS"
+        if declare -F helper_answer >/dev/null; then
+            helper_answer "$@"
+        fi
+    }
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from rear_mdcontainer.cli import EXIT_ERROR, main, resolve_no_platform
 from rear_mdcontainer.entries import format_layout
 from rear_mdcontainer.errors import MdcError

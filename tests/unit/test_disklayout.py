@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+
 from rear_mdcontainer import disklayout
 from rear_mdcontainer.disklayout import rewrite, rewrite_file
 from rear_mdcontainer.entries import CONTAINER_FORMAT, VOLUME_FORMAT, format_container, format_volume, parse_layout

@@ -6,6 +6,7 @@ Parsing of complete recorded outputs (tests/fixtures/mdadm/...) is tested elsewh
 from __future__ import annotations
 
 import pytest
+
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.mdadm_parse import (
     DetailDevice,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from rear_mdcontainer.entries import (
     decode_name,
     encode_name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.model import Container, Layout, Volume
 from rear_mdcontainer.preflight import METADATA_RESERVE, check_container, disk_sizes, mdadm_version, needed_bytes, preflight
@@ -46,8 +47,8 @@ def _no_writes(tree: FakeTree) -> None:
 def test_all_well(tree):
     report = _check(tree, imsm_raid1_layout())
     assert report == [
-        "/dev/sda (sda): 2048 MiB, 1026 MiB needed",
-        "/dev/sdb (sdb): 2048 MiB, 1026 MiB needed",
+        "/dev/sda (sda): 2048 MiB, 1030 MiB needed",
+        "/dev/sdb (sdb): 2048 MiB, 1030 MiB needed",
         "IMSM platform present",
     ]
     assert tree.calls == [("mdadm", "--version"), ("mdadm", "--detail-platform", "--metadata=imsm")]
@@ -65,12 +66,12 @@ def test_missing_disk(tree):
 def test_too_small_disk_names_both_sizes(tree):
     (tree.sys / "sdb" / "size").write_text(f"{512 * MIB // 512}\n", encoding="utf-8")
     error = _refused(tree, imsm_raid1_layout())
-    assert error.problem == "disk /dev/sdb has 512 MiB but the recorded volumes need 1026 MiB"
+    assert error.problem == "disk /dev/sdb has 512 MiB but the recorded volumes need 1030 MiB"
     assert "at least as large as the original" in error.fix
 
 
 def test_a_disk_as_large_as_the_original_is_enough(tree):
-    # The recorded volume ends 1 GiB + 2 MiB into the disk; the original disk had just 1 GiB + 1 MiB.
+    # The recorded volume and the reserve end 1 GiB + 6 MiB into the disk; the original disk had just 1 GiB + 1 MiB.
     (tree.sys / "sda" / "size").write_text(f"{(GIB + MIB) // 512}\n", encoding="utf-8")
     (tree.sys / "sdb" / "size").write_text(f"{(GIB + MIB) // 512}\n", encoding="utf-8")
     sizes = {"/dev/sda": GIB + MIB, "/dev/sdb": GIB + MIB}
@@ -173,7 +174,7 @@ def test_degraded_volume_is_refused_before_anything_is_looked_at(tree):
 def test_preflight_checks_the_named_containers(tree):
     layout = imsm_raid1_layout()
     report = preflight(tree.system, layout, LINES, ["/dev/md127"], no_platform=True)
-    assert report[0] == "/dev/sda (sda): 2048 MiB, 1026 MiB needed"
+    assert report[0] == "/dev/sda (sda): 2048 MiB, 1030 MiB needed"
     with pytest.raises(MdcError) as info:
         preflight(tree.system, layout, LINES, ["/dev/md127", "/dev/md9"], no_platform=True)
     assert info.value.message.startswith("mdcontainer /dev/md9: there is no such entry in the layout file")
@@ -207,8 +208,8 @@ def test_needed_bytes_two_volumes_with_offsets():
     layout = two_volume_layout()  # member 1 starts at sector 2101248, 512 MiB per disk
     container = layout.containers[0]
     end = 2101248 * 512 + 524288 * 1024
-    assert needed_bytes(layout, container, "/dev/sdb", None) == end + 4096 * 512
-    assert needed_bytes(layout, container, "/dev/sdb", 2 * GIB) == end + 4096 * 512
+    assert needed_bytes(layout, container, "/dev/sdb", None) == end + METADATA_RESERVE["imsm"]
+    assert needed_bytes(layout, container, "/dev/sdb", 2 * GIB) == end + METADATA_RESERVE["imsm"]
     assert needed_bytes(layout, container, "/dev/sdb", end) == end
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
 from rear_mdcontainer.entries import (
     CONTAINER_KEYS,
     VOLUME_KEYS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from rear_mdcontainer import assembly
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.readiness import mdmon_running, wait_writable

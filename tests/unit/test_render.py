@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.model import Container, Layout, Volume
 from rear_mdcontainer.render import plan_volumes, render_container, render_volume

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.teardown import Holder, check_not_in_use, devices_below, holder_tree, release
 
