@@ -102,3 +102,185 @@ def test_recover_dirty_disks_assembled_at_boot(vm_factory) -> None:
     assert sorted(names) == ["Data", "Ddata", "Sys"]
     assert "Verifying the recreated firmware RAID" in recovery.output
     assert vm.hash_disk("f") == foreign_before, "the foreign disk was written"
+
+
+SIMPLE_ORIGINAL = r"""
+. /mnt/host/layouts.sh
+step "original system: IMSM RAID1 with two partitions"
+make_container imsm0 imsm $(disk a) $(disk b)
+make_volume Volume0 raid1 262144 - $(disk a) $(disk b)
+dev=$(md_of Volume0)
+parted -s "$dev" mklabel gpt mkpart root ext4 1MiB 128MiB mkpart data ext4 128MiB 100%
+settle
+mkfs.ext4 -q -L root "${dev}p1"; mkfs.ext4 -q -L data "${dev}p2"
+mkdir -p /mnt/t/root /mnt/t/data; mount "${dev}p1" /mnt/t/root; mount "${dev}p2" /mnt/t/data
+rear_config
+save_layout
+mdadm --stop "$dev" /dev/md/imsm0
+"""
+
+PREFLIGHT = r"""
+. /mnt/host/layouts.sh
+step "booted with noiswmd: udev left the IMSM disks alone"
+cat /proc/mdstat
+L=/var/lib/rear/layout/disklayout.conf
+as_rescue_system "$(awk '$1 == "fs" && $3 == "/mnt/t/root" {print $2}' $L)"
+cp $L /root/layout.good
+
+step "1: IMSM without platform, MDCONTAINER_IMSM_NO_PLATFORM=no"
+rear_config MDCONTAINER_IMSM_NO_PLATFORM=no
+rc=0; IMSM_NO_PLATFORM= rear_run layoutonly >"$VMTEST_SHARE/platform.out" 2>&1 || rc=$?
+echo "$rc" >"$VMTEST_SHARE/platform.rc"
+
+step "2: a malformed mdvolume entry"
+cp /root/layout.good $L
+sed -i -E 's/^(mdvolume .*) size=([0-9]+)/\1 size=12x/' $L
+rear_config
+rc=0; rear_run layoutonly >"$VMTEST_SHARE/malformed.out" 2>&1 || rc=$?
+echo "$rc" >"$VMTEST_SHARE/malformed.rc"
+
+step "3: the second disk is too small (a smaller replacement, mapped by a user mapping file)"
+cp /root/layout.good $L
+small=$(disk small)
+orig_b=$(awk '$1 == "mdcontainer" {sub("devices=", "", $4); split($4, d, ","); print d[2]}' $L)
+mkdir -p /root/mappings; echo "$orig_b $small" >/root/mappings/disk_mappings
+rc=0; (cd /root/mappings && rear_run layoutonly) >"$VMTEST_SHARE/small.out" 2>&1 || rc=$?
+echo "$rc" >"$VMTEST_SHARE/small.rc"
+cat /proc/mdstat
+"""
+
+
+def test_preflight_stops_before_any_write(vm_factory) -> None:
+    vm = vm_factory([DiskSpec("a", 512), DiskSpec("b", 512)])
+    original = vm.run(SIMPLE_ORIGINAL, files=FILES, label="original", timeout=1800)
+    assert original.rc == 0, original.output[-6000:]
+    vm.add_disk(DiskSpec("small", 256))
+    hashes = {name: vm.hash_disk(name) for name in ("a", "b", "small")}
+    vm.kernel_args = "noiswmd"
+    res = vm.run(PREFLIGHT, files=FILES, label="preflight", timeout=3000)
+    assert res.rc == 0, res.output[-6000:]
+    platform = res.file("platform.out")
+    assert res.file("platform.rc").strip() != "0"
+    assert "no Intel RST/VROC platform" in platform and "MDCONTAINER_IMSM_NO_PLATFORM=yes" in platform, platform
+    malformed = res.file("malformed.out")
+    assert res.file("malformed.rc").strip() != "0"
+    assert re.search(r"mdvolume /dev/md\d+: size=12x is not a whole number", malformed), malformed
+    small = res.file("small.out")
+    assert res.file("small.rc").strip() != "0"
+    assert re.search(r"disk /dev/sd[a-z]+ has 256 MiB but the recorded volumes need \d+ MiB", small), small
+    assert {name: vm.hash_disk(name) for name in ("a", "b", "small")} == hashes, "a disk was written"
+
+
+FAULTS = r"""
+. /mnt/host/layouts.sh
+L=/var/lib/rear/layout/disklayout.conf
+as_rescue_system "$(awk '$1 == "fs" && $3 == "/mnt/t/root" {print $2}' $L)"
+step "one-shot faults at each step of the generated code; ReaR's default answer reruns diskrestore.sh"
+mkdir -p /run/faults /usr/local/sbin
+touch /run/faults/wipe-disk /run/faults/create-container /run/faults/create-volume /run/faults/wipe-volume \
+      /run/faults/mklabel
+# Wrappers first in PATH fail once per fault (its flag file is removed), then run the real command:
+cat >/usr/local/sbin/mdadm <<'WRAP'
+#!/bin/bash
+for f in create-container:--metadata=imsm create-volume:--level=; do
+    name=${f%%:*}; match=${f#*:}
+    if [[ -e /run/faults/$name && " $* " == *--create*"$match"* ]]; then
+        rm -f /run/faults/$name; echo "injected fault $name" >&2; echo "$name" >>/run/faults/fired; exit 1
+    fi
+done
+exec /sbin/mdadm "$@"
+WRAP
+cat >/usr/local/sbin/wipefs <<'WRAP'
+#!/bin/bash
+for f in wipe-disk:/dev/sd wipe-volume:/dev/md; do
+    name=${f%%:*}; match=${f#*:}
+    if [[ -e /run/faults/$name && " $* " == *" $match"* ]]; then
+        rm -f /run/faults/$name; echo "injected fault $name" >&2; echo "$name" >>/run/faults/fired; exit 1
+    fi
+done
+exec /sbin/wipefs "$@"
+WRAP
+cat >/usr/local/sbin/parted <<'WRAP'
+#!/bin/bash
+if [[ -e /run/faults/mklabel && " $* " == *" mklabel "* ]]; then
+    rm -f /run/faults/mklabel; echo "injected fault mklabel" >&2; echo mklabel >>/run/faults/fired; exit 1
+fi
+exec /sbin/parted "$@"
+WRAP
+chmod 755 /usr/local/sbin/mdadm /usr/local/sbin/wipefs /usr/local/sbin/parted
+export PATH=/usr/local/sbin:$PATH
+rear_config 'USER_INPUT_LAYOUT_CODE_RUN=yes'
+rc=0; timeout 2400 bash -c '. /mnt/host/prelude.sh; . /mnt/host/layouts.sh; rear_run layoutonly' || rc=$?
+echo "$rc" >"$VMTEST_SHARE/layoutonly.rc"
+cp /run/faults/fired "$VMTEST_SHARE/fired.txt" || true
+ls /run/faults >"$VMTEST_SHARE/faults-left.txt"
+cat /proc/mdstat
+vol=$(awk '$1 == "mdvolume" {print $2; exit}' $L)
+n=${vol##*/}
+echo "$(cat /sys/block/$n/md/level) $(cat /sys/block/$n/md/component_size) $(cat /sys/block/$n/md/array_state)" \
+     "$(blkid -o value -s LABEL ${vol}p1) $(blkid -o value -s LABEL ${vol}p2)" >"$VMTEST_SHARE/result.txt"
+cat "$VMTEST_SHARE/result.txt"
+"""
+
+
+def test_rerun_after_a_fault_at_each_step(vm_factory) -> None:
+    vm = vm_factory([DiskSpec("a", 512), DiskSpec("b", 512)])
+    original = vm.run(SIMPLE_ORIGINAL, files=FILES, label="original", timeout=1800)
+    assert original.rc == 0, original.output[-6000:]
+    res = vm.run(FAULTS, files=FILES, label="faults", timeout=3000)
+    print(res.output[-4000:])
+    assert res.rc == 0, res.output[-6000:]
+    assert res.file("layoutonly.rc").strip() == "0", res.output[-6000:]
+    fired = res.file("fired.txt").split()
+    assert fired == ["wipe-disk", "create-container", "create-volume", "wipe-volume", "mklabel"], fired
+    assert res.file("faults-left.txt").split() == ["fired"]
+    level, size, state, label1, label2 = res.file("result.txt").split()
+    assert (level, size, label1, label2) == ("raid1", "262144", "root", "data")
+    assert state in ("clean", "active", "active-idle")
+
+
+REPLACEMENT = r"""
+. /mnt/host/layouts.sh
+L=/var/lib/rear/layout/disklayout.conf
+as_rescue_system "$(awk '$1 == "fs" && $3 == "/mnt/t/root" {print $2}' $L)"
+step "replacement disks: bigger and blank, names shifted by an extra disk in front"
+lsblk -d -o NAME,SIZE,SERIAL
+read -r orig_a orig_b < <(awk '$1 == "mdcontainer" {sub("devices=", "", $4); gsub(",", " ", $4); print $4}' $L)
+# The volume's slot 0 disk was recorded first; map it to the new disk a2, the other one to b2.
+mkdir -p /root/mappings
+printf '%s %s\n%s %s\n' "$orig_a" "$(disk a2)" "$orig_b" "$(disk b2)" | tee /root/mappings/disk_mappings
+rear_config
+rc=0; (cd /root/mappings && rear_run layoutonly) || rc=$?
+echo "$rc" >"$VMTEST_SHARE/layoutonly.rc"
+grep -E '^(mdcontainer|mdvolume) ' $L | tee "$VMTEST_SHARE/mapped-entries.txt"
+vol=$(awk '$1 == "mdvolume" {print $2; exit}' $L)
+n=${vol##*/}
+slots=$(for d in /sys/block/$n/md/dev-*; do echo "$(cat $d/slot) /dev/${d##*/dev-}"; done \
+        | sort -n | awk '{print $2}' | paste -sd, -)
+echo "$(cat /sys/block/$n/md/component_size) $slots $(blkid -o value -s LABEL ${vol}p1) $(blkid -o value -s LABEL ${vol}p2)" \
+    | tee "$VMTEST_SHARE/result.txt"
+echo "$(disk a2),$(disk b2)" >"$VMTEST_SHARE/new-disks.txt"
+"""
+
+
+def test_recover_onto_bigger_renamed_disks(vm_factory) -> None:
+    vm = vm_factory([DiskSpec("a", 512), DiskSpec("b", 512)])
+    original = vm.run(SIMPLE_ORIGINAL, files=FILES, label="original", timeout=1800)
+    assert original.rc == 0, original.output[-6000:]
+    vm.remove_disk("a")
+    vm.remove_disk("b")
+    vm.add_disk(DiskSpec("extra", 300))
+    vm.add_disk(DiskSpec("a2", 768))
+    vm.add_disk(DiskSpec("b2", 768))
+    extra = vm.hash_disk("extra")
+    res = vm.run(REPLACEMENT, files=FILES, label="replacement", timeout=2400)
+    print(res.output[-4000:])
+    assert res.rc == 0, res.output[-6000:]
+    assert res.file("layoutonly.rc").strip() == "0", res.output[-6000:]
+    size, slots, label1, label2 = res.file("result.txt").split()
+    assert size == "262144", "the recorded volume size is kept on bigger disks"
+    assert slots == res.file("new-disks.txt").strip()
+    assert (label1, label2) == ("root", "data")
+    entries = res.file("mapped-entries.txt")
+    assert f"devices={res.file('new-disks.txt').strip()} " in entries
+    assert vm.hash_disk("extra") == extra, "the extra disk was written"
