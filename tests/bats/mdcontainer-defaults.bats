@@ -11,7 +11,7 @@ setup() {
 @test "the defaults are set" {
     source "$DEFAULTS"
     assert_equal "$MDCONTAINER_ENABLED" yes
-    assert_equal "$MDCONTAINER_PYTHON" python3
+    assert_equal "$MDCONTAINER_PYTHON" /usr/bin/python3
 }
 
 @test "a value set before sourcing is kept" {
@@ -25,7 +25,7 @@ setup() {
 @test "an empty value is replaced by the default" {
     MDCONTAINER_PYTHON=
     source "$DEFAULTS"
-    assert_equal "$MDCONTAINER_PYTHON" python3
+    assert_equal "$MDCONTAINER_PYTHON" /usr/bin/python3
 }
 
 @test "sourcing prints nothing and succeeds under set -u" {

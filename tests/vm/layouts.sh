@@ -30,7 +30,8 @@ md_of() {
 }
 
 # with_fs NAME MOUNTPOINT LABEL: GPT with one partition and ext4 on volume NAME, mounted
-# (ReaR auto-excludes disks without mounted file systems), with a data file.
+# (ReaR auto-excludes disks without mounted file systems, and file systems mounted
+# below /mnt, /media or /tmp: AUTOEXCLUDE_PATH), with a data file.
 with_fs() {
     local dev
     dev=$(md_of "$1")

@@ -109,7 +109,7 @@ make_volume Stripe raid0 131072 64 $(disk r0a) $(disk r0b)
 make_container imsm_r5 imsm $(disk r5a) $(disk r5b) $(disk r5c)
 make_volume Parity raid5 131072 128 $(disk r5a) $(disk r5b) $(disk r5c)
 settle
-for v in Mirror Stripe Parity; do with_fs $v /mnt/t/$v $v; done
+for v in Mirror Stripe Parity; do with_fs $v /srv/t/$v $v; done
 """ + SAVE_AND_CHECK
 
 RAID_10_TWO_NATIVE = r"""
@@ -122,7 +122,7 @@ make_volume Scratch raid0 max 64 $(disk tva) $(disk tvb)
 mdadm --create /dev/md/native --run --metadata=1.2 --level=1 --raid-devices=2 --assume-clean \
     $(disk nma) $(disk nmb) >&2
 settle
-for v in Ten Sys Scratch native; do with_fs $v /mnt/t/$v $v; done
+for v in Ten Sys Scratch native; do with_fs $v /srv/t/$v $v; done
 """ + SAVE_AND_CHECK
 
 
@@ -212,7 +212,7 @@ echo 200 >/proc/sys/dev/raid/speed_limit_max
 make_container imsm_rs imsm $(disk sa) $(disk sb)
 mdadm --create /dev/md/Resync --run --level=raid1 --raid-devices=2 --size=131072 $(disk sa) $(disk sb) >&2
 settle
-for v in Dmirror Degraded Resync; do with_fs $v /mnt/t/$v $v; done
+for v in Dmirror Degraded Resync; do with_fs $v /srv/t/$v $v; done
 """ + SAVE_AND_CHECK
 
 

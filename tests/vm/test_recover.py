@@ -27,9 +27,9 @@ make_volume Data raid0 max 64 $(disk a) $(disk b)
 make_container ddf0 ddf $(disk c) $(disk d)
 make_volume Ddata raid1 131072 - $(disk c) $(disk d)
 settle
-with_fs Sys /mnt/t/sys sys
-with_fs Data /mnt/t/data data
-with_fs Ddata /mnt/t/ddata ddata
+with_fs Sys /srv/t/sys sys
+with_fs Data /srv/t/data data
+with_fs Ddata /srv/t/ddata ddata
 # The foreign disk has a file system but is not mounted: ReaR records it and auto-excludes it.
 mkfs.ext4 -q -L foreign "$(disk f)"
 cat /proc/mdstat
@@ -49,7 +49,7 @@ RECOVERY = r"""
 step "recovery boot: what udev assembled from the old disks"
 cat /proc/mdstat | tee "$VMTEST_SHARE/mdstat-at-boot.txt"
 L=/var/lib/rear/layout/disklayout.conf
-sys_part=$(awk '$1 == "fs" && $3 == "/mnt/t/sys" {print $2}' $L)
+sys_part=$(awk '$1 == "fs" && $3 == "/srv/t/sys" {print $2}' $L)
 as_rescue_system "$sys_part"
 rear_config
 rc=0; rear_run layoutonly || rc=$?
@@ -113,7 +113,7 @@ dev=$(md_of Volume0)
 parted -s "$dev" mklabel gpt mkpart root ext4 1MiB 128MiB mkpart data ext4 128MiB 100%
 settle
 mkfs.ext4 -q -L root "${dev}p1"; mkfs.ext4 -q -L data "${dev}p2"
-mkdir -p /mnt/t/root /mnt/t/data; mount "${dev}p1" /mnt/t/root; mount "${dev}p2" /mnt/t/data
+mkdir -p /srv/t/root /srv/t/data; mount "${dev}p1" /srv/t/root; mount "${dev}p2" /srv/t/data
 rear_config
 save_layout
 mdadm --stop "$dev" /dev/md/imsm0
@@ -124,7 +124,7 @@ PREFLIGHT = r"""
 step "booted with noiswmd: udev left the IMSM disks alone"
 cat /proc/mdstat
 L=/var/lib/rear/layout/disklayout.conf
-as_rescue_system "$(awk '$1 == "fs" && $3 == "/mnt/t/root" {print $2}' $L)"
+as_rescue_system "$(awk '$1 == "fs" && $3 == "/srv/t/root" {print $2}' $L)"
 cp $L /root/layout.good
 
 step "1: IMSM without platform, MDCONTAINER_IMSM_NO_PLATFORM=no"
@@ -174,7 +174,7 @@ def test_preflight_stops_before_any_write(vm_factory) -> None:
 FAULTS = r"""
 . /mnt/host/layouts.sh
 L=/var/lib/rear/layout/disklayout.conf
-as_rescue_system "$(awk '$1 == "fs" && $3 == "/mnt/t/root" {print $2}' $L)"
+as_rescue_system "$(awk '$1 == "fs" && $3 == "/srv/t/root" {print $2}' $L)"
 step "one-shot faults at each step of the generated code; ReaR's default answer reruns diskrestore.sh"
 mkdir -p /run/faults /usr/local/sbin
 touch /run/faults/wipe-disk /run/faults/create-container /run/faults/create-volume /run/faults/wipe-volume \
@@ -242,7 +242,7 @@ def test_rerun_after_a_fault_at_each_step(vm_factory) -> None:
 REPLACEMENT = r"""
 . /mnt/host/layouts.sh
 L=/var/lib/rear/layout/disklayout.conf
-as_rescue_system "$(awk '$1 == "fs" && $3 == "/mnt/t/root" {print $2}' $L)"
+as_rescue_system "$(awk '$1 == "fs" && $3 == "/srv/t/root" {print $2}' $L)"
 step "replacement disks: bigger and blank, names shifted by an extra disk in front"
 lsblk -d -o NAME,SIZE,SERIAL
 read -r orig_a orig_b < <(awk '$1 == "mdcontainer" {sub("devices=", "", $4); gsub(",", " ", $4); print $4}' $L)

@@ -114,15 +114,33 @@ check_assembled() {
 """
 
 
+# Why the image has /etc/udev/rules.d/00-imsm-no-platform.rules: programs run
+# by udev rules get the device's properties as environment, and without
+# IMSM_NO_PLATFORM=1 there `mdadm --incremental` silently assembles nothing.
+WITHOUT_RULE = r"""
+step "without the IMSM_NO_PLATFORM udev rule udev assembles nothing"
+md_stop_all
+mv /etc/udev/rules.d/00-imsm-no-platform.rules /root/
+udevadm control --reload
+retrigger "$A" "$B"
+echo "without the rule: $(md_devices | tr '\n' ' ')"
+test -z "$(md_devices)" || die "assembled without the rule"
+mv /root/00-imsm-no-platform.rules /etc/udev/rules.d/
+udevadm control --reload
+echo WITHOUT-RULE-NOTHING
+"""
+
+
 def test_imsm_udev_autoassembly(vm_factory: VMFactory) -> None:
     vm = vm_factory([DiskSpec("a", 256), DiskSpec("b", 256)], plugin=False)
-    first = vm.run(CHECK_ASSEMBLED + IMSM_SETUP + "check_assembled\n", label="hotplug")
+    first = vm.run(CHECK_ASSEMBLED + IMSM_SETUP + "check_assembled\n" + WITHOUT_RULE, label="hotplug")
     print(first.output[-3000:])
     print(f"auto-assembly boot 1: {first.seconds:.1f} s (boot {first.boot_seconds} s)")
     assert first.rc == 0, first.output
     assert "ASSEMBLED-OK" in first.output
     assert re.search(r"MD_CONTAINER=/dev/md/imsm0", first.output), first.output
     assert "MD_DEVNAME=Volume0_0" in first.output
+    assert "WITHOUT-RULE-NOTHING" in first.output
 
     second = vm.run(CHECK_ASSEMBLED + r"""
         step "at boot, before the scenario touched anything"
