@@ -42,7 +42,7 @@ setup() {
         'LogPrintError: rear-mdcontainer: WARNING: /dev/md126 is resyncing')"
     # the whole output is logged (one multi-line Log message)
     run cat "$REAR_LOG"
-    assert_line 'Log: rear-mdcontainer: recording: recorded'
+    assert_line 'Log: rear-mdcontainer: recording (exit code 0): recorded'
     assert_line 'some detail'
 }
 

@@ -20,16 +20,15 @@ function mdcontainer_helper_or_error () {
     shift
     MDCONTAINER_HELPER_OUT="$TMP_DIR/mdcontainer-helper.out"
     local errfile="$TMP_DIR/mdcontainer-helper.err"
-    if ! mdcontainer_helper "$@" >"$MDCONTAINER_HELPER_OUT" 2>"$errfile" ; then
-        Log "rear-mdcontainer helper output: $( cat "$MDCONTAINER_HELPER_OUT" "$errfile" )"
-        Error "rear-mdcontainer: $what failed: $( tail -n 1 "$errfile" )"
-    fi
-    Log "rear-mdcontainer: $what: $( cat "$MDCONTAINER_HELPER_OUT" "$errfile" )"
-    # Warnings (degraded or resyncing arrays, ...) are for the user, not only the log:
-    local warning
+    local rc=0 warning
+    mdcontainer_helper "$@" >"$MDCONTAINER_HELPER_OUT" 2>"$errfile" || rc=$?
+    Log "rear-mdcontainer: $what (exit code $rc): $( cat "$MDCONTAINER_HELPER_OUT" "$errfile" )"
+    # Warnings (degraded or resyncing arrays, ...) are for the user, not only the log,
+    # also when an error follows (they may explain it):
     while read -r warning ; do
         LogPrintError "rear-mdcontainer: $warning"
     done < <( grep '^WARNING: ' "$errfile" )
+    test $rc -eq 0 || Error "rear-mdcontainer: $what failed: $( tail -n 1 "$errfile" )"
 }
 
 # Set MDCONTAINER_MEMBER_DISKS to the member disks of all mdcontainer entries
