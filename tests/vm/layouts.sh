@@ -44,10 +44,11 @@ with_fs() {
     echo "data of $1" >"$2/data.txt"
 }
 
-# record_arrays: "name device uuid metadata_version component_size offset" of every md array
-# into /mnt/host/arrays.txt, so that the host can build the entries it expects.
+# record_arrays: "name device uuid metadata_version component_size offset slots" of every md array
+# into /mnt/host/arrays.txt (slots: the members in slot order), so that the host can build the
+# entries it expects from what mdadm made.
 record_arrays() {
-    local md name uuid version size offset
+    local md name uuid version size offset slots dev slot
     : >"$VMTEST_SHARE/arrays.txt"
     for md in $(md_devices); do
         name=$(mdadm --detail --export "$md" | sed -n 's/^MD_DEVNAME=//p')
@@ -55,7 +56,11 @@ record_arrays() {
         version=$(cat "/sys/block/${md##*/}/md/metadata_version")
         size=$(cat "/sys/block/${md##*/}/md/component_size" 2>/dev/null || echo 0)
         offset=$(cat /sys/block/"${md##*/}"/md/dev-*/offset 2>/dev/null | sort -n | head -n 1)
-        echo "${name:--} $md ${uuid:--} $version ${size:-0} ${offset:--}" >>"$VMTEST_SHARE/arrays.txt"
+        slots=$(for dev in /sys/block/"${md##*/}"/md/dev-*; do
+                    slot=$(cat "$dev/slot"); [[ $slot =~ ^[0-9]+$ ]] || slot=99
+                    echo "$slot /dev/${dev##*/dev-}"
+                done | sort -n | awk '$1 != 99 {print $2}' | paste -sd, -)
+        echo "${name:--} $md ${uuid:--} $version ${size:-0} ${offset:--} ${slots:--}" >>"$VMTEST_SHARE/arrays.txt"
     done
     cat "$VMTEST_SHARE/arrays.txt"
 }

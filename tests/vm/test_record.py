@@ -42,28 +42,6 @@ def read_arrays(text: str) -> dict[str, Array]:
     return arrays
 
 
-RECORD_ARRAYS = r"""
-# record_arrays with the members in slot order (name dev uuid version size offset slots)
-record_arrays_slots() {
-    local md name uuid version size offset slots dev slot
-    : >"$VMTEST_SHARE/arrays.txt"
-    for md in $(md_devices); do
-        name=$(mdadm --detail --export "$md" | sed -n 's/^MD_DEVNAME=//p')
-        uuid=$(mdadm --detail --export "$md" | sed -n 's/^MD_UUID=//p')
-        version=$(cat "/sys/block/${md##*/}/md/metadata_version")
-        size=$(cat "/sys/block/${md##*/}/md/component_size" 2>/dev/null || echo 0)
-        offset=$(cat /sys/block/"${md##*/}"/md/dev-*/offset 2>/dev/null | sort -n | head -n 1)
-        slots=$(for dev in /sys/block/"${md##*/}"/md/dev-*; do
-                    slot=$(cat "$dev/slot"); [[ $slot =~ ^[0-9]+$ ]] || slot=99
-                    echo "$slot /dev/${dev##*/dev-}"
-                done | sort -n | awk '$1 != 99 {print $2}' | paste -sd, -)
-        echo "${name:--} $md ${uuid:--} $version ${size:-0} ${offset:--} ${slots:--}" >>"$VMTEST_SHARE/arrays.txt"
-    done
-    cat "$VMTEST_SHARE/arrays.txt"
-}
-"""
-
-
 def entry_lines(layout: str, keyword: str) -> list[str]:
     return [line for line in layout.splitlines() if line.startswith(keyword + " ")]
 
@@ -90,7 +68,7 @@ def volume_line(arrays: dict[str, Array], name: str, container: str, member: int
 
 SAVE_AND_CHECK = r"""
 cat /proc/mdstat
-record_arrays_slots
+record_arrays
 rear_config
 step "rear savelayout"
 save_layout
@@ -128,7 +106,7 @@ for v in Ten Sys Scratch native; do with_fs $v /srv/t/$v $v; done
 
 def run_recording(vm_factory, names: list[str], script: str):
     vm = vm_factory([DiskSpec(n, 512) for n in names])
-    res = vm.run(RECORD_ARRAYS + ". /mnt/host/layouts.sh\n" + script, files={"layouts.sh": LAYOUTS_SH},
+    res = vm.run(". /mnt/host/layouts.sh\n" + script, files={"layouts.sh": LAYOUTS_SH},
                  label="record", timeout=1800)
     assert res.rc == 0, res.output[-8000:]
     return res, res.file("disklayout.conf"), read_arrays(res.file("arrays.txt"))
@@ -218,7 +196,7 @@ for v in Dmirror Degraded Resync; do with_fs $v /srv/t/$v $v; done
 
 def test_record_ddf_degraded_and_resyncing(vm_factory) -> None:
     vm = vm_factory([DiskSpec(n, 512) for n in ("da", "db", "ga", "gb", "sa", "sb")])
-    res = vm.run(RECORD_ARRAYS + ". /mnt/host/layouts.sh\n" + OTHER_LAYOUTS, files={"layouts.sh": LAYOUTS_SH},
+    res = vm.run(". /mnt/host/layouts.sh\n" + OTHER_LAYOUTS, files={"layouts.sh": LAYOUTS_SH},
                  label="record", timeout=1800)
     assert res.rc == 0, res.output[-8000:]
     layout = res.file("disklayout.conf")

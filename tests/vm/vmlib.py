@@ -291,7 +291,7 @@ class VM:
         self.memory_mib = memory_mib
         self.suite = suite or suite_default()
         self.plugin = plugin
-        self.cpus = cpus or _env_int("MDC_VM_CPUS", 2)
+        self.cpus = cpus or _env_int("MDC_VM_CPUS", 1)
         self.kernel_args = kernel_args
         self.extra_qemu_args: list[str] = []
         self._image = image
