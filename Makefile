@@ -76,7 +76,7 @@ lint: deps
 	@for f in $$(find usr/share/rear rear-plugin tests -name '*.sh'); do bash -n "$$f" || exit 1; done
 
 test: deps
-	.venv/bin/python -m pytest tests -n $(PYTEST_WORKERS) --dist load $(PYTEST_ARGS)
+	.venv/bin/python -m pytest tests -n $(PYTEST_WORKERS) --dist load --durations=15 $(PYTEST_ARGS)
 
 # Everything but the VM tests: seconds, not minutes.
 test-quick: deps
