@@ -218,14 +218,14 @@ def probe_layout(source: Source) -> ProbeResult:
 
     containers: list[Container] = []
     for md, metadata in sorted(container_mds.items()):
-        containers.append(_probe_container(source, md, sysfs[md], metadata, volumes, warnings))
+        containers.append(_probe_container(source, md, sysfs[md], metadata, volumes))
     # Volumes in container and member order: the order they are created in.
     volumes.sort(key=lambda v: (v.container, v.member))
     return ProbeResult(Layout(tuple(containers), tuple(volumes)), tuple(warnings))
 
 
 def _probe_container(source: Source, md: str, values: dict[str, str], metadata: str,
-                     volumes: list[Volume], warnings: list[str]) -> Container:
+                     volumes: list[Volume]) -> Container:
     subject = f"/dev/{md}"
     export = parse_export(source.detail_export(md))
     disks = [f"/dev/{name}" for name in _members(values)]
@@ -282,7 +282,7 @@ def _probe_volume(source: Source, md: str, values: dict[str, str], parent: str, 
     chunk_bytes = values.get("chunk_size", "0")
     chunk = _int(subject, "chunk_size", chunk_bytes) // 1024 if level != "raid1" else 0
     uuid = export.get("MD_UUID", "")
-    name = _volume_name(subject, scan, uuid, member, export)
+    name = _volume_name(subject, scan, uuid, export)
     return Volume(device=subject, container=f"/dev/{parent}", member=member, level=level,
                   raid_devices=raid_devices, devices=tuple(slots), size_kib=size, name=name,
                   array_size_kib=array_size, uuid=uuid, chunk_kib=chunk or None,
@@ -290,10 +290,22 @@ def _probe_volume(source: Source, md: str, values: dict[str, str], parent: str, 
                   metadata=metadata)
 
 
-def _volume_name(subject: str, scan: list, uuid: str, member: int, export: dict[str, str]) -> str:
-    """The name the metadata holds (Volume0), not the /dev/md/Volume0_0 link name."""
+def _volume_name(subject: str, scan: list, uuid: str, export: dict[str, str]) -> str:
+    """The name the metadata holds (Volume0), not the /dev/md/Volume0_0 link name.
+
+    ``mdadm --examine --scan`` names a volume by its metadata name; a DDF volume
+    created without a name has none there (``ARRAY container=... member=0``):
+    then the name mdadm gave the array (MD_DEVNAME) is recorded, so that the
+    volume is recreated under that name.
+    """
     for array in scan:
         if uuid and array.options.get("UUID") == uuid and "member" in array.options:
-            return array.name
+            if array.name:
+                return array.name
+            fallback = export.get("MD_DEVNAME", "")
+            if fallback and not re.fullmatch(r"md\d+", fallback):
+                return fallback
+            raise MdcError(subject, "the volume has no name, neither in its metadata nor as array name",
+                           "assemble it under a name (mdadm --assemble /dev/md/NAME ...) and run rear again")
     raise MdcError(subject, f"no volume with UUID {uuid or '(none)'} in mdadm --examine --scan",
                    "the member disks must be readable; check with mdadm --examine --scan")
