@@ -211,6 +211,20 @@ def cmd_rescue_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_renumber(args: argparse.Namespace) -> int:
+    """Give our arrays free md names where unrelated live arrays hold the recorded ones."""
+    from . import renumber
+    from .disklayout import write_lines
+
+    layout, lines = _read_layout(args.layout_file)
+    mapping = renumber.plan(_system(), layout, lines)
+    for old, new in sorted(mapping.items()):
+        print(f"{old} is used by another array in this system: recreating it as {new}")
+    if mapping:
+        write_lines(args.layout_file, renumber.apply(lines, mapping))
+    return 0
+
+
 def cmd_members(args: argparse.Namespace) -> int:
     """Member disks of all (or the named) containers, one per line."""
     layout, _ = _read_layout(args.layout_file)
@@ -255,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     members.add_argument("--layout-file", required=True)
     members.add_argument("--container", action="append", help="only this container (repeatable)")
     members.set_defaults(func=cmd_members)
+
+    ren = sub.add_parser("renumber", help="free md names for our arrays where unrelated arrays hold the recorded ones")
+    ren.add_argument("--layout-file", required=True, help="disklayout.conf to rewrite in place")
+    ren.set_defaults(func=cmd_renumber)
 
     files = sub.add_parser("rescue-files", help="what the rescue system needs to run this helper")
     files.set_defaults(func=cmd_rescue_files)

@@ -107,10 +107,14 @@ def _entry_block(device: str, layout: Layout, written: set[str]) -> list[str]:
 
 
 def rewrite_file(path: str, layout: Layout) -> None:
-    """Rewrite ``path`` atomically: readers see the old or the new file, never half of one."""
+    """Rewrite ``path`` with the model's entries (see :func:`rewrite`)."""
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         lines = handle.read().splitlines()
-    new_lines = rewrite(lines, layout)
+    write_lines(path, rewrite(lines, layout))
+
+
+def write_lines(path: str, new_lines: list[str]) -> None:
+    """Replace ``path`` atomically: readers see the old or the new file, never half of one."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".disklayout.", dir=directory)
     try:
