@@ -139,14 +139,18 @@ def cmd_prepare_container(args: argparse.Namespace) -> int:
     """
     from . import assembly
     from .preflight import preflight
-    from .teardown import release
+    from .teardown import free_md_names, release
 
     layout, lines = _read_layout(args.layout_file)
     system = _system()
     report = preflight(system, layout, lines, [args.container], no_platform=_no_platform(args),
                        grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root)
     report += assembly.block(system)
-    report += release(system, list(layout.container(args.container).devices), target_root=args.target_root)
+    container = layout.container(args.container)
+    report += release(system, list(container.devices), target_root=args.target_root)
+    needed = [d.rsplit("/", 1)[-1] for d in [container.device, *(v.device for v in layout.volumes_of(container))]]
+    layout_disks = [n for n in (system.kernel_name(d) for d in layout.member_disks()) if n]
+    report += free_md_names(system, needed, layout_disks)
     for line in report:
         print(line)
     return 0

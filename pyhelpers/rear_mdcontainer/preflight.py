@@ -69,6 +69,11 @@ def mdadm_version(system: System) -> tuple[int, int]:
 
 def check_container(system: System, layout: Layout, container: Container, *, original_sizes: dict[str, int],
                     no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local") -> list[str]:
+    """Everything about one container that can be checked before anything is written.
+
+    md names the container or its volumes need may be held by old arrays on any
+    disk of the layout (they are stopped before creation), never by others.
+    """
     subject = container.entry_name
     report: list[str] = []
     plan_volumes(layout, container, grow_last)  # member order, no missing slots
@@ -91,7 +96,8 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
         report.append(f"{disk} ({name}): {size // MIB} MiB, {need // MIB} MiB needed")
     check_not_in_use(system, subject, names, target_root)
 
-    ours = set(devices_below(system, names))
+    layout_disks = [n for n in (system.kernel_name(d) for d in layout.member_disks()) if n]
+    ours = set(devices_below(system, layout_disks))
     for device in [container.device] + [v.device for v in layout.volumes_of(container)]:
         md = device.rsplit("/", 1)[-1]
         state = system.md_value(md, "array_state")

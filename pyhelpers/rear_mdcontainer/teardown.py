@@ -14,6 +14,7 @@ containers (stopping a container stops its mdmon).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .errors import MdcError
@@ -106,6 +107,21 @@ def release(system: System, disks: list[str], target_root: str = "/mnt/local") -
         raise MdcError(f"/dev/{strangers[0]}", f"holds {', '.join('/dev/' + n for n in names)} and is neither md "
                        "nor device-mapper", f"release /dev/{strangers[0]} by hand before the recovery")
     _unmount_target(system, names, target_root, done)
+    _stop_holders(system, names, done)
+    _run(system, done, "udevadm", "settle", "--timeout=30", check=False)
+    for name in names:
+        for part in system.partitions(name):
+            _zero(system, done, f"/dev/{part}")
+        _zero(system, done, f"/dev/{name}")
+    _run(system, done, "udevadm", "settle", "--timeout=30", check=False)
+    leftovers = [h.name for h in holder_tree(system, names)]
+    if leftovers:
+        raise MdcError(" ".join(disks), f"still held by {', '.join('/dev/' + n for n in leftovers)} after teardown",
+                       "udev may have assembled them again; stop them with mdadm --stop and rerun")
+    return done
+
+
+def _stop_holders(system: System, names: list[str], done: list[str]) -> None:
     for holder in holder_tree(system, names):
         device = f"/dev/{holder.name}"
         if holder.kind == "dm":
@@ -118,16 +134,34 @@ def release(system: System, disks: list[str], target_root: str = "/mnt/local") -
         else:
             raise MdcError(device, f"holds {', '.join('/dev/' + n for n in names)} and is neither md nor device-mapper",
                            f"release {device} by hand before the recovery")
-    _run(system, done, "udevadm", "settle", "--timeout=30", check=False)
-    for name in names:
-        for part in system.partitions(name):
-            _zero(system, done, f"/dev/{part}")
-        _zero(system, done, f"/dev/{name}")
-    _run(system, done, "udevadm", "settle", "--timeout=30", check=False)
-    leftovers = [h.name for h in holder_tree(system, names)]
-    if leftovers:
-        raise MdcError(" ".join(disks), f"still held by {', '.join('/dev/' + n for n in leftovers)} after teardown",
-                       "udev may have assembled them again; stop them with mdadm --stop and rerun")
+
+
+def _whole_disk(system: System, name: str) -> str:
+    """sda for sda1 (the parent of a partition), the name itself otherwise."""
+    path = system.sys_block(name)
+    if (path / "partition").exists():
+        return os.path.basename(os.path.dirname(os.path.realpath(path)))
+    return name
+
+
+def free_md_names(system: System, needed: list[str], layout_disks: list[str]) -> list[str]:
+    """Stop old arrays that hold md names this container needs, when they lie on disks of the layout.
+
+    An old array of *another* container of the layout (or a native array on its
+    disks) may hold /dev/md127 when this container is created first: it is
+    stopped (not wiped: that container's own code wipes its disks later).
+    Arrays on other disks are never touched; preflight refused those already.
+    """
+    done: list[str] = []
+    allowed = set(layout_disks)
+    for md in needed:
+        if system.md_value(md, "array_state") in ("", "clear"):
+            continue
+        disks = sorted({_whole_disk(system, member) for member in system.md_members(md)})
+        if not disks or not set(disks) <= allowed:
+            raise MdcError(f"/dev/{md}", f"is in use by an array on {', '.join('/dev/' + d for d in disks) or 'no disks'}",
+                           f"stop it with 'mdadm --stop /dev/{md}' if it is not needed; the recovery needs that name")
+        _stop_holders(system, disks, done)
     return done
 
 

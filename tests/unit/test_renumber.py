@@ -82,3 +82,52 @@ def test_nothing_to_do_leaves_the_file_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("MDCONTAINER_SYSROOT", str(tmp_path / "root"))
     assert main(["renumber", "--layout-file", str(layout_file)]) == 0
     assert layout_file.stat().st_mtime_ns == before
+
+
+def _two_containers(tmp_path) -> tuple[FakeTree, object]:
+    from rear_mdcontainer.model import Container, Layout, Volume
+
+    tree = FakeTree(tmp_path)
+    for disk, minor in (("sda", 0), ("sdb", 16), ("sdc", 32), ("sdd", 48), ("sde", 64)):
+        tree.block(disk, f"8:{minor}")
+    imsm = Container(device="/dev/md127", metadata="imsm", devices=("/dev/sda", "/dev/sdb"))
+    ddf = Container(device="/dev/md125", metadata="ddf", devices=("/dev/sdc", "/dev/sdd"))
+    volumes = (
+        Volume(device="/dev/md126", container="/dev/md127", member=0, level="raid1", raid_devices=2,
+               devices=("/dev/sda", "/dev/sdb"), size_kib=1024, name="Sys", metadata="imsm"),
+        Volume(device="/dev/md124", container="/dev/md125", member=0, level="raid1", raid_devices=2,
+               devices=("/dev/sdc", "/dev/sdd"), size_kib=1024, name="Data", metadata="ddf"),
+    )
+    return tree, Layout((imsm, ddf), volumes)
+
+
+def test_an_old_array_of_another_container_of_the_layout_is_stopped_for_its_name(tmp_path):
+    from rear_mdcontainer.preflight import preflight
+    from rear_mdcontainer.teardown import free_md_names
+
+    tree, layout = _two_containers(tmp_path)
+    # At boot udev gave the old DDF container (on sdc+sdd) the IMSM container's number.
+    tree.md("md127", "9:127", "external:ddf", "inactive", ("sdc", "sdd"), 0)
+    tree.md("md123", "9:123", "external:/md127/0", "active", ("sdc", "sdd"))
+    report = preflight(tree.system, layout, [], ["/dev/md127"], no_platform=True)
+    assert "/dev/md127 is an old array on our disks and will be stopped" in report
+    assert renumber.plan(tree.system, layout, []) == {}
+    done = free_md_names(tree.system, ["md127", "md126"], ["sda", "sdb", "sdc", "sdd"])
+    stops = [c for c in tree.calls if c[:2] == ("mdadm", "--stop")]
+    assert stops == [("mdadm", "--stop", "/dev/md123"), ("mdadm", "--stop", "/dev/md127")]
+    assert not [c for c in tree.calls if c[0] in ("wipefs",) or "--zero-superblock" in c]
+    assert done
+
+
+def test_a_name_held_by_an_array_on_other_disks_is_never_stopped(tmp_path):
+    import pytest
+
+    from rear_mdcontainer.errors import MdcError
+    from rear_mdcontainer.teardown import free_md_names
+
+    tree, _layout = _two_containers(tmp_path)
+    tree.md("md127", "9:127", "1.2", "clean", ("sde",))
+    with pytest.raises(MdcError) as info:
+        free_md_names(tree.system, ["md127"], ["sda", "sdb", "sdc", "sdd"])
+    assert "is in use by an array on /dev/sde" in info.value.problem
+    assert not [c for c in tree.calls if c[:2] == ("mdadm", "--stop")]
