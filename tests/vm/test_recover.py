@@ -116,7 +116,6 @@ mkfs.ext4 -q -L root "${dev}p1"; mkfs.ext4 -q -L data "${dev}p2"
 mkdir -p /srv/t/root /srv/t/data; mount "${dev}p1" /srv/t/root; mount "${dev}p2" /srv/t/data
 rear_config
 save_layout
-mdadm --stop "$dev" /dev/md/imsm0
 """
 
 PREFLIGHT = r"""
