@@ -53,6 +53,18 @@ def cmd_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """What the plugin sees, what it would record, and what looks wrong; exit 2 after the report if the probe failed."""
+    from .report import LiveFacts, RecordedFacts, build_report, render_json, render_text
+
+    facts = RecordedFacts(args.recorded) if args.recorded else LiveFacts(_system(), os.environ)
+    report = build_report(_source(args), facts)
+    sys.stdout.write(render_json(report) if args.json else render_text(report))
+    for error in report["errors"]:
+        print(f"ERROR: {error['message']}", file=sys.stderr)
+    return EXIT_ERROR if report["errors"] else 0
+
+
 def _read_layout(path: str) -> tuple[Layout, list[str]]:
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         lines = handle.read().splitlines()
@@ -260,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("--layout-file", required=True, help="ReaR's disklayout.conf to rewrite in place")
     save.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
     save.set_defaults(func=cmd_save)
+
+    report = sub.add_parser("report", help="what the plugin sees, what it would record, and warnings (read-only)")
+    report.add_argument("--json", action="store_true", help="a JSON document for scripts instead of text")
+    report.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
+    report.set_defaults(func=cmd_report)
 
     deps = sub.add_parser("deps", help="components and dependencies of the entries, for ReaR's dependency graph")
     deps.add_argument("--layout-file", required=True)
