@@ -185,6 +185,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finalize(args: argparse.Namespace) -> int:
+    """Make the restored system below --root name the recreated arrays (finalize)."""
+    from .finalize import finalize, load_uuid_map
+
+    layout, _ = _read_layout(args.layout_file)
+    scan = None
+    if args.mdadm_scan_file:
+        with open(args.mdadm_scan_file, encoding="utf-8", errors="surrogateescape") as handle:
+            scan = handle.read()
+    result = finalize(args.root, layout, load_uuid_map(args.uuid_map), scan, args.file or ())
+    for warning in result.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    for line in result.report:
+        print(line)
+    return 0
+
+
 def cmd_assembly(args: argparse.Namespace) -> int:
     from . import assembly
 
@@ -337,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
     ver.add_argument("--grow-last-volume", default="no")
     ver.set_defaults(func=cmd_verify)
+
+    fin = sub.add_parser("finalize", help="make the restored system name the new arrays (finalize)")
+    fin.add_argument("--root", required=True, help="where the restored system is mounted (TARGET_FS_ROOT)")
+    fin.add_argument("--layout-file", required=True)
+    fin.add_argument("--uuid-map", required=True, help="the 'old-uuid new-uuid' lines written by verify")
+    fin.add_argument("--mdadm-scan-file", help="output of 'mdadm --detail --scan' in the rescue system")
+    fin.add_argument("--file", action="append", help="another file below --root to patch (repeatable)")
+    fin.set_defaults(func=cmd_finalize)
 
     asm = sub.add_parser("assembly", help="block or unblock udev's md auto-assembly")
     asm.add_argument("action", choices=("block", "unblock"))
