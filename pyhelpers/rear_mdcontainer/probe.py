@@ -110,6 +110,20 @@ def _mdadm(*args: str) -> str:
                        "check the array with mdadm --detail") from None
 
 
+def read_recorded_sysfs(directory: Path) -> dict:
+    """The ``sysfs.json`` of a recording (tests/vm/capture_fixtures.py)."""
+    path = directory / "sysfs.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MdcError(str(path), f"cannot read the recorded sysfs values: {exc}",
+                       "record the system again with tests/vm/capture_fixtures.py") from None
+    if not isinstance(data, dict):
+        raise MdcError(str(path), "the recorded sysfs values are not a JSON object",
+                       "record the system again with tests/vm/capture_fixtures.py")
+    return data
+
+
 class RecordedSource:
     """Output recorded from a real system by tests/vm/capture_fixtures.py.
 
@@ -119,12 +133,7 @@ class RecordedSource:
 
     def __init__(self, directory: str) -> None:
         self.dir = Path(directory)
-        path = self.dir / "sysfs.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise MdcError(str(path), f"cannot read the recorded sysfs values: {exc}",
-                           "record the system again with tests/vm/capture_fixtures.py") from None
+        data = read_recorded_sysfs(self.dir)
         self._sysfs = {md: _flatten_sysfs(values) for md, values in data.get("md", data).items()}
 
     def md_devices(self) -> list[str]:

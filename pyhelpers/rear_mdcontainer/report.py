@@ -36,7 +36,7 @@ from .entries import format_layout
 from .errors import MdcError
 from .mdadm_parse import mdadm_layout, parse_detail, parse_export, parse_scan
 from .model import MISSING, SUPPORTED_LEVELS
-from .probe import _VOLUME_VERSION, Source, _members, probe_layout
+from .probe import _VOLUME_VERSION, Source, _members, probe_layout, read_recorded_sysfs
 from .system import Result, System
 
 REPORT_VERSION = 1
@@ -236,13 +236,8 @@ class RecordedFacts:
 
     def __init__(self, directory: str) -> None:
         self.dir = Path(directory)
-        path = self.dir / "sysfs.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise MdcError(str(path), f"cannot read the recorded sysfs values: {exc}",
-                           "record the system again with tests/vm/capture_fixtures.py") from None
-        disks = data.get("disks") if isinstance(data, dict) else None
+        data = read_recorded_sysfs(self.dir)
+        disks = data.get("disks")
         self._disks: dict[str, Any] = disks if isinstance(disks, dict) else {}
 
     def _text(self, name: str) -> str | None:
