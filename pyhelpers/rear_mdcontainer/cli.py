@@ -161,7 +161,7 @@ def cmd_prepare_container(args: argparse.Namespace) -> int:
     container = layout.container(args.container)
     report += release(system, list(container.devices), target_root=args.target_root)
     needed = [d.rsplit("/", 1)[-1] for d in [container.device, *(v.device for v in layout.volumes_of(container))]]
-    layout_disks = [n for n in (system.kernel_name(d) for d in layout.member_disks()) if n]
+    layout_disks = system.kernel_names(layout.member_disks())
     report += free_md_names(system, needed, layout_disks)
     for line in report:
         print(line)

@@ -96,7 +96,7 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
         report.append(f"{disk} ({name}): {size // MIB} MiB, {need // MIB} MiB needed")
     check_not_in_use(system, subject, names, target_root)
 
-    layout_disks = [n for n in (system.kernel_name(d) for d in layout.member_disks()) if n]
+    layout_disks = system.kernel_names(layout.member_disks())
     ours = set(devices_below(system, layout_disks))
     for device in [container.device] + [v.device for v in layout.volumes_of(container)]:
         md = device.rsplit("/", 1)[-1]

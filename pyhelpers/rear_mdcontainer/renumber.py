@@ -40,7 +40,7 @@ def live_arrays(system: System) -> dict[str, str]:
 
 def plan(system: System, layout: Layout, lines: list[str]) -> dict[str, str]:
     """old device -> new device for each of our arrays whose name an unrelated array holds."""
-    disks = [n for n in (system.kernel_name(d) for d in layout.member_disks()) if n]
+    disks = system.kernel_names(layout.member_disks())
     ours = set(devices_below(system, disks))
     live = live_arrays(system)
     foreign = {md for md in live if md not in ours}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -73,6 +74,10 @@ class System:
             return ""
         name = resolved.name
         return name if self.sys_block(name).exists() else ""
+
+    def kernel_names(self, devices: Iterable[str]) -> list[str]:
+        """Kernel names of those of ``devices`` that exist (see :meth:`kernel_name`)."""
+        return [name for name in map(self.kernel_name, devices) if name]
 
     def _fake_block(self, path: Path) -> bool:
         # In a test tree regular files stand in for device nodes.
