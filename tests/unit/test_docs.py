@@ -34,6 +34,7 @@ VARIABLE = re.compile(r"\bMDCONTAINER_[A-Z0-9]+(?:_[A-Z0-9]+)*")
 INTERNAL = frozenset({
     "MDCONTAINER_HELPER_OUT",  # file with the helper's stdout, set by mdcontainer_helper_or_error for its caller
     "MDCONTAINER_MEMBER_DISKS",  # array of all member disks, set by layout/prepare 125 for create_disk and 545
+    "MDCONTAINER_MEMBER_DISKS_LAYOUT_SUM",  # cksum of the layout file the member disk list was read from
     "MDCONTAINER_CONFIG_ARGS",  # helper options built from the settings by mdcontainer_config_args
     "MDCONTAINER_HIDE_SYSFS_DEVICE",  # the volume hidden from get_sysfs_name while its partitions are generated
     "MDCONTAINER_UUID_MAP",  # path of the old -> new UUID map, set by layout/recreate 215

@@ -37,10 +37,17 @@ function mdcontainer_helper_or_error () {
 # 300 and 320) and lets the user edit disklayout.conf (500) after the code
 # generators were sourced.
 function mdcontainer_member_disks () {
+    # create_disk asks for every disk: run the helper again only when the layout
+    # file changed since the last answer (disk mapping, the user's edits).
+    local layout_sum
+    layout_sum="$( cksum < "$LAYOUT_FILE" 2>/dev/null )"
+    test "$layout_sum" && test "$layout_sum" = "${MDCONTAINER_MEMBER_DISKS_LAYOUT_SUM:-}" && return 0
     MDCONTAINER_MEMBER_DISKS=()
+    MDCONTAINER_MEMBER_DISKS_LAYOUT_SUM=""
     grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
     mdcontainer_helper_or_error "reading the mdcontainer entries" members --layout-file "$LAYOUT_FILE"
     mapfile -t MDCONTAINER_MEMBER_DISKS < "$MDCONTAINER_HELPER_OUT"
+    MDCONTAINER_MEMBER_DISKS_LAYOUT_SUM="$layout_sum"
 }
 
 # The helper options that come from the configuration (defaults in
