@@ -168,6 +168,20 @@ def cmd_prepare_container(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fill_missing(args: argparse.Namespace) -> int:
+    """Complete the volumes that were degraded when the layout was saved (layout/prepare)."""
+    from . import missing
+    from .disklayout import write_lines
+
+    layout, lines = _read_layout(args.layout_file)
+    fills, notes = missing.plan(_system(), layout, lines, args.missing_disks, args.target_root)
+    for line in [*notes, *missing.report(fills, layout)]:
+        print(line)
+    if fills:
+        write_lines(args.layout_file, missing.apply(lines, layout, fills))
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Compare the live arrays with the layout; write the old -> new UUID map."""
     from .probe import probe_layout
@@ -311,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     ren = sub.add_parser("renumber", help="free md names for our arrays where unrelated arrays hold the recorded ones")
     ren.add_argument("--layout-file", required=True, help="disklayout.conf to rewrite in place")
     ren.set_defaults(func=cmd_renumber)
+
+    fill = sub.add_parser("fill-missing", help="give the missing slots of degraded volumes a disk (layout/prepare)")
+    fill.add_argument("--layout-file", required=True, help="disklayout.conf to rewrite in place")
+    fill.add_argument("--missing-disks", default="",
+                      help="MDCONTAINER_MISSING_DISKS: blank-separated <container>:<disk>[,<disk>...]")
+    fill.add_argument("--target-root", default="/mnt/local", help="mounts below it belong to this recovery")
+    fill.set_defaults(func=cmd_fill_missing)
 
     files = sub.add_parser("rescue-files", help="what the rescue system needs to run this helper")
     files.set_defaults(func=cmd_rescue_files)

@@ -38,8 +38,10 @@ def plan_volumes(layout: Layout, container: Container, grow_last: bool) -> list[
         if MISSING in volume.devices:
             raise MdcError(volume.entry_name, f"slot {volume.devices.index(MISSING)} has no disk (devices="
                            f"{','.join(volume.devices)})",
-                           "the volume was degraded when it was recorded: put the replacement disk's name in that "
-                           "slot of devices= and in the container's devices=")
+                           "the volume was degraded when the layout was saved and no disk was chosen for the slot: "
+                           f"set MDCONTAINER_MISSING_DISKS='{container.device}:<disk>' and run the recovery again, "
+                           "or put a disk into that slot of devices=, into the container's devices= and give it a "
+                           "disk line")
         last = index == len(volumes) - 1
         plans.append(VolumePlan(
             device=volume.device, member=volume.member, level=volume.level, raid_devices=volume.raid_devices,

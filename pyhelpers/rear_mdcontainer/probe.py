@@ -268,8 +268,12 @@ def _probe_volume(source: Source, md: str, values: dict[str, str], parent: str, 
     raid_devices = _int(subject, "raid_disks", values.get("raid_disks", "") or export.get("MD_DEVICES", ""))
     slots: list[str] = [MISSING] * raid_devices
     offsets: list[int] = []
+    faulty: list[str] = []
     for name in _members(values):
         slot = values.get(f"dev-{name}/slot", "none")
+        if "faulty" in values.get(f"dev-{name}/state", "").split(","):
+            faulty.append(f"/dev/{name}")  # failed, not yet removed: its slot is as good as missing
+            continue
         if not slot.isdigit():
             continue  # a spare or a disk being removed
         index = int(slot)
@@ -281,9 +285,12 @@ def _probe_volume(source: Source, md: str, values: dict[str, str], parent: str, 
         if offset.isdigit():
             offsets.append(int(offset))
     if MISSING in slots:
-        warnings.append(f"volume /dev/{md} is degraded ({slots.count(MISSING)} of {raid_devices} members missing);"
-                        " it is recorded with 'missing' slots; to recreate it, put a replacement disk into those slots"
-                        " of the mdvolume and mdcontainer entries")
+        failed = f"; failed: {', '.join(faulty)}" if faulty else ""
+        warnings.append(f"volume /dev/{md} is degraded ({slots.count(MISSING)} of {raid_devices} members missing"
+                        f"{failed}): it is recorded with 'missing' slots (devices={','.join(slots)}); the recovery "
+                        "recreates it complete with a disk named in MDCONTAINER_MISSING_DISKS, a disk of its container "
+                        "that no volume uses, or the layout's only unused disk entry, and stops before any write "
+                        "when there is none; replace the failed disk and run rear mkrescue again if you can")
     if values.get("sync_action", "idle") not in ("idle", "", "frozen"):
         warnings.append(f"volume /dev/{md} is in '{values['sync_action']}'; its contents may not be consistent yet")
     size = _int(subject, "component_size", values.get("component_size", ""))

@@ -598,8 +598,10 @@ class _Builder:
                 slots = ",".join(volume["slots"])
                 self.warn("degraded", device,
                           f"volume {device} is degraded ({volume['missing_slots']} of {volume['raid_devices']} slots "
-                          f"missing: {slots}): it is recorded with 'missing' slots, and recreating it needs a "
-                          "replacement disk named in those slots of the mdvolume and mdcontainer entries")
+                          f"missing: {slots}): it is recorded with 'missing' slots; the recovery recreates it "
+                          "complete with a disk named in MDCONTAINER_MISSING_DISKS, a disk of its container that no "
+                          "volume uses, or the layout's only unused disk entry, and stops before any write when there "
+                          "is none")
             if volume["sync_action"] not in IDLE_SYNC and volume["sync_action"] is not None:
                 progress = volume["sync_progress"]
                 done = f", {_percent_text(progress)} done" if progress else ""

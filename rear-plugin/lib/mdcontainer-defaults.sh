@@ -29,3 +29,10 @@
 # How many seconds a new volume may take to become writable (mdmon started)
 # before the recovery stops with an error.
 : "${MDCONTAINER_WAIT_SECONDS:=60}"
+
+# Disks for the missing slots of volumes that were degraded when the layout was
+# saved: blank-separated '<container>:<disk>[,<disk>...]' words, the container
+# by its md device (/dev/md127), its name (imsm0) or one of its volumes' md
+# devices, e.g. '/dev/md127:/dev/sdb'. Empty: a disk of the container that no
+# volume uses, else the layout's only unused disk entries (see the user guide).
+: "${MDCONTAINER_MISSING_DISKS:=}"

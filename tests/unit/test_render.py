@@ -203,7 +203,7 @@ def test_missing_slot_is_refused():
         render_all(layout)
     assert info.value.subject == "mdvolume /dev/md126"
     assert "slot 1 has no disk (devices=/dev/sda,missing)" in info.value.problem
-    assert "replacement disk" in info.value.fix
+    assert "MDCONTAINER_MISSING_DISKS='/dev/md127:<disk>'" in info.value.fix
 
 
 def test_member_gap_is_refused():
