@@ -5,6 +5,7 @@
 #   make test                                  unit, bats and VM tests (installs what it needs)
 #   make demo                                  the main job, end to end, in a VM
 #   make lint                                  ruff, shellcheck, bash -n
+#   make deb / make rpm [DISTDIR=dist]         the rear-mdcontainer package (Debian / RPM, noarch)
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -17,6 +18,11 @@ PYTHON_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
 PYTHON ?= /usr/bin/python3
 MANDIR ?= $(PREFIX)/share/man
 PYTEST_ARGS ?=
+# The one place the version is written; the packages take it from here.
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' pyhelpers/rear_mdcontainer/__init__.py)
+# `make deb` / `make rpm` write their packages to DISTDIR and work in PKGBUILDDIR.
+DISTDIR ?= dist
+PKGBUILDDIR ?= build/packaging
 # The VM tests dominate the run time: two VMs at a time with one emulated CPU each
 # use both cores of a 2-core machine better than one VM with two (measured: a
 # 1-CPU guest boots in 30 s, a 2-CPU guest in 44 s under TCG).
@@ -28,7 +34,7 @@ REAR_FILES := $(shell cd usr/share/rear && find . -type f \( -name '*.sh' -o -na
 PLUGIN_LIB_FILES := $(shell cd rear-plugin/lib && find . -type f -name '*.sh' | sed 's|^\./||' | LC_ALL=C sort)
 PY_FILES := $(shell cd pyhelpers && find rear_mdcontainer -type f \( -name '*.py' -o -name '*.j2' \) | LC_ALL=C sort)
 
-.PHONY: all install uninstall test test-quick deps lint demo clean installed-files
+.PHONY: all install uninstall test test-quick deps lint demo clean installed-files deb rpm pkg-source
 
 all:
 	@echo "Nothing to build. Try 'make install', 'make test' or 'make demo'."
@@ -43,7 +49,9 @@ install:
 	@set -e; for f in $(PY_FILES); do \
 	    install -D -m 0644 "pyhelpers/$$f" "$(DESTDIR)$(PYLIBDIR)/$$f"; \
 	done
-	install -D -m 0644 doc/rear-mdcontainer.8 "$(DESTDIR)$(MANDIR)/man8/rear-mdcontainer.8"
+	install -d "$(DESTDIR)$(MANDIR)/man8"
+	gzip -9n <doc/rear-mdcontainer.8 >"$(DESTDIR)$(MANDIR)/man8/rear-mdcontainer.8.gz"
+	chmod 0644 "$(DESTDIR)$(MANDIR)/man8/rear-mdcontainer.8.gz"
 	install -d "$(DESTDIR)$(PYTHON_SITEDIR)"
 	echo "$(PYLIBDIR)" > "$(DESTDIR)$(PYTHON_SITEDIR)/rear_mdcontainer.pth"
 	@echo "rear-mdcontainer installed below $(DESTDIR)$(SHAREDIR)"
@@ -54,7 +62,7 @@ installed-files:
 	@for f in $(PLUGIN_LIB_FILES); do echo "$(SHAREDIR)/lib/$$f"; done
 	@for f in $(PY_FILES); do echo "$(PYLIBDIR)/$$f"; done
 	@echo "$(PYTHON_SITEDIR)/rear_mdcontainer.pth"
-	@echo "$(MANDIR)/man8/rear-mdcontainer.8"
+	@echo "$(MANDIR)/man8/rear-mdcontainer.8.gz"
 
 uninstall:
 	@set -e; $(MAKE) -s --no-print-directory installed-files | while read -r f; do \
@@ -65,6 +73,7 @@ uninstall:
 	    rmdir "$(DESTDIR)$(PYLIBDIR)/$$d" 2>/dev/null || true; \
 	done
 	@rmdir "$(DESTDIR)$(PYLIBDIR)" "$(DESTDIR)$(SHAREDIR)/mdcontainer" 2>/dev/null || true
+	@rm -f "$(DESTDIR)$(MANDIR)/man8/rear-mdcontainer.8"  # the name before install gzipped the man page
 	@echo "rear-mdcontainer removed from $(DESTDIR)$(SHAREDIR)"
 
 deps:
@@ -82,9 +91,53 @@ test: deps
 test-quick: deps
 	.venv/bin/python -m pytest tests -m 'not vm' $(PYTEST_ARGS)
 
+# --- packages ---------------------------------------------------------------------------
+# Both build from a copy of exactly the files `make install` reads (PKGBUILDDIR/src),
+# so what is packaged is the working tree, committed or not. Each run starts afresh.
+PKG_NAME := rear-mdcontainer
+PKG_SRC = $(PKGBUILDDIR)/src/$(PKG_NAME)-$(VERSION)
+PKG_SOURCE_FILES = Makefile doc/rear-mdcontainer.8 $(addprefix usr/share/rear/,$(REAR_FILES)) \
+	$(addprefix rear-plugin/lib/,$(PLUGIN_LIB_FILES)) $(addprefix pyhelpers/,$(PY_FILES))
+# The date in the packages (debian/changelog, the tarball): SOURCE_DATE_EPOCH, else the last commit's.
+PKG_EPOCH = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),$(shell date +%s))
+# rpmbuild checks BuildRequires against the rpm database, which is empty on Debian.
+RPMBUILD_FLAGS ?= $(if $(shell rpm -q --quiet rpm 2>/dev/null && echo yes),,--nodeps)
+
+pkg-source:
+	@test -n "$(VERSION)" || { echo "no __version__ in pyhelpers/rear_mdcontainer/__init__.py" >&2; exit 1; }
+	rm -rf "$(PKGBUILDDIR)/src"
+	mkdir -p "$(PKG_SRC)"
+	cp --parents $(PKG_SOURCE_FILES) "$(PKG_SRC)/"
+
+deb: pkg-source
+	./tests/setup-deps.sh deb
+	rm -rf "$(PKGBUILDDIR)/deb"
+	mkdir -p "$(PKGBUILDDIR)/deb" "$(DISTDIR)"
+	cp -a "$(PKG_SRC)" "$(PKGBUILDDIR)/deb/"
+	cp -a rear-plugin/packaging/debian "$(PKGBUILDDIR)/deb/$(PKG_NAME)-$(VERSION)/debian"
+	@# debian/changelog carries the version: one entry, generated from VERSION.
+	{ echo "$(PKG_NAME) ($(VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * Built from the source tree; the git history has the changes."; echo; \
+	  echo " -- $$(sed -n 's/^Maintainer: //p' rear-plugin/packaging/debian/control)  $$(date -R -u -d @$(PKG_EPOCH))"; \
+	} >"$(PKGBUILDDIR)/deb/$(PKG_NAME)-$(VERSION)/debian/changelog"
+	cd "$(PKGBUILDDIR)/deb/$(PKG_NAME)-$(VERSION)" && dpkg-buildpackage -b -us -uc
+	cp "$(PKGBUILDDIR)/deb/$(PKG_NAME)_$(VERSION)_all.deb" "$(DISTDIR)/"
+	@echo "$(DISTDIR)/$(PKG_NAME)_$(VERSION)_all.deb"
+
+rpm: pkg-source
+	./tests/setup-deps.sh rpm
+	rm -rf "$(PKGBUILDDIR)/rpm"
+	mkdir -p "$(PKGBUILDDIR)/rpm/SOURCES" "$(DISTDIR)"
+	tar -C "$(PKGBUILDDIR)/src" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(PKG_EPOCH) \
+	    -czf "$(PKGBUILDDIR)/rpm/SOURCES/$(PKG_NAME)-$(VERSION).tar.gz" "$(PKG_NAME)-$(VERSION)"
+	rpmbuild -bb $(RPMBUILD_FLAGS) --define "_topdir $(abspath $(PKGBUILDDIR)/rpm)" \
+	    --define "mdc_version $(VERSION)" rear-plugin/packaging/$(PKG_NAME).spec
+	cp "$(PKGBUILDDIR)"/rpm/RPMS/noarch/$(PKG_NAME)-$(VERSION)-*.noarch.rpm "$(DISTDIR)/"
+	@ls "$(DISTDIR)"/$(PKG_NAME)-$(VERSION)-*.noarch.rpm
+
 demo: deps
 	.venv/bin/python -m tests.vm.demo
 
 clean:
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
-	rm -rf .pytest_cache
+	rm -rf .pytest_cache build/packaging dist

@@ -2,15 +2,45 @@
 # Install what `make test` and `make demo` need, idempotently, on a Debian-like machine.
 # Distro packages first (the plugin itself runs on the distro's python3, jinja2 and
 # plumbum); a virtualenv that sees them adds only the tools Debian lacks (ruff).
+#
+#   tests/setup-deps.sh        everything (the tests build the packages too)
+#   tests/setup-deps.sh deb    only what `make deb` needs (dpkg-buildpackage, debhelper)
+#   tests/setup-deps.sh rpm    only what `make rpm` needs (rpmbuild: Debian's rpm package)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(
-    python3 python3-venv python3-pip python3-jinja2 python3-plumbum python3-pytest python3-hypothesis python3-pytest-xdist
-    bats bats-assert bats-support shellcheck parted
-    qemu-system-x86 qemu-utils mmdebstrap e2fsprogs ovmf
-    xorriso cpio make
-)
+deb_tools=(dpkg-dev debhelper fakeroot make gzip)
+rpm_tools=(rpm make gzip tar)
+group=${1:-all}
+case $group in
+    deb | rpm)
+        # Nothing to do when the tools are there (also on a machine without apt, e.g. rpmbuild on Fedora).
+        if [[ $group == deb ]]; then commands=(dpkg-buildpackage dh make gzip); else commands=(rpmbuild make gzip tar); fi
+        have_all=yes
+        for command in "${commands[@]}"; do
+            command -v "$command" >/dev/null || have_all=no
+        done
+        [[ $have_all == yes ]] && exit 0
+        if ! command -v apt-get >/dev/null; then
+            echo "setup-deps: install ${commands[*]} for 'make $group' (no apt-get here)" >&2
+            exit 1
+        fi
+        if [[ $group == deb ]]; then debs=("${deb_tools[@]}"); else debs=("${rpm_tools[@]}"); fi
+        ;;
+    all)
+        debs=(
+            python3 python3-venv python3-pip python3-jinja2 python3-plumbum python3-pytest python3-hypothesis python3-pytest-xdist
+            bats bats-assert bats-support shellcheck parted
+            qemu-system-x86 qemu-utils mmdebstrap e2fsprogs ovmf
+            xorriso cpio make
+            "${deb_tools[@]}" "${rpm_tools[@]}"
+        )
+        ;;
+    *)
+        echo "usage: $0 [deb|rpm]" >&2
+        exit 2
+        ;;
+esac
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -22,6 +52,7 @@ if ((${#missing[@]})); then
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[[ $group == all ]] || exit 0
 
 # The venv uses Debian's python3 with its site-packages, so tests run against the
 # same jinja2/plumbum/pytest the plugin meets on a Debian system.

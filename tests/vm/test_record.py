@@ -191,11 +191,28 @@ make_container imsm_rs imsm $(disk sa) $(disk sb)
 mdadm --create /dev/md/Resync --run --level=raid1 --raid-devices=2 --size=131072 $(disk sa) $(disk sb) >&2
 settle
 for v in Dmirror Degraded Resync; do with_fs $v /srv/t/$v $v; done
-""" + SAVE_AND_CHECK
+""" + SAVE_AND_CHECK + r"""
+step "dpkg -r rear-mdcontainer: nothing of the package stays, ReaR's own files are unchanged"
+dpkg-query -W -f '${Package} ${Version} ${Status}\n' rear-mdcontainer >"$VMTEST_SHARE/package-status.txt"
+dpkg -L rear-mdcontainer >"$VMTEST_SHARE/package-paths.txt"
+# rear ran the helper as root: Python cached its modules beside them, which dpkg does not know.
+find /usr/share/rear/mdcontainer -name __pycache__ >"$VMTEST_SHARE/pycache.txt"
+dpkg -r rear-mdcontainer
+left=()
+while read -r path; do
+    if [[ -e $path || -L $path ]]; then left+=("$path"); fi
+done < <(cat "$VMTEST_SHARE/packages/installed-files.txt"; echo /usr/share/rear/mdcontainer)
+printf '%s\n' "${left[@]}" >"$VMTEST_SHARE/left-behind.txt"
+dpkg-query -W rear-mdcontainer >"$VMTEST_SHARE/package-after-removal.txt" 2>&1 || true
+# dpkg --verify: 'missing' or '??5??????' lines name changed files; conffiles ('c') are edited by the scenario.
+dpkg --verify rear | grep -v '^[^ ]* c ' >"$VMTEST_SHARE/rear-verify.txt" || true
+"""
 
 
 def test_record_ddf_degraded_and_resyncing(vm_factory) -> None:
-    vm = vm_factory([DiskSpec(n, 512) for n in ("da", "db", "ga", "gb", "sa", "sb")])
+    """Also the proof that the Debian package works: the plugin comes from `make deb` here (dpkg -i at
+    boot), records everything above, and `dpkg -r` removes every file of it afterwards."""
+    vm = vm_factory([DiskSpec(n, 512) for n in ("da", "db", "ga", "gb", "sa", "sb")], plugin="deb")
     res = vm.run(". /mnt/host/layouts.sh\n" + OTHER_LAYOUTS, files={"layouts.sh": LAYOUTS_SH},
                  label="record", timeout=1800)
     assert res.rc == 0, res.output[-8000:]
@@ -223,3 +240,13 @@ def test_record_ddf_degraded_and_resyncing(vm_factory) -> None:
     assert " size=131072 name=Resync " in resync + " "
     assert not entry_lines(layout, "raidarray")
     assert res.file("checklayout.rc").strip() == "0", res.output[-4000:]
+
+    # The package: installed by dpkg with exactly the files `make install` installs, removed without a trace.
+    installed = res.file("packages/installed-files.txt").split()
+    assert res.file("package-status.txt").startswith("rear-mdcontainer ")
+    assert res.file("package-status.txt").rstrip().endswith(" install ok installed")
+    assert set(installed) <= set(res.file("package-paths.txt").split())
+    assert "/usr/share/rear/mdcontainer/python/rear_mdcontainer/__pycache__" in res.file("pycache.txt").split()
+    assert res.file("left-behind.txt").split() == []
+    assert "no packages found matching rear-mdcontainer" in res.file("package-after-removal.txt")
+    assert res.file("rear-verify.txt").strip() == ""

@@ -115,6 +115,20 @@ def test_script_and_env(tmp_path: Path, fake_image: Image) -> None:
     assert (share / "disks.txt").read_text() == "a MDC-A 8\n"
 
 
+def test_plugin_as_debian_package(tmp_path: Path, fake_image: Image) -> None:
+    """plugin="deb": run.sh installs the package from the share before anything else (no install tree)."""
+    vm = VM(tmp_path, [DiskSpec("a", 8)], image=fake_image, plugin="deb")
+    share = tmp_path / "share"
+    share.mkdir()
+    vm._write_script(share, "echo hi", {"X": "1"}, prelude=True)
+    lines = (share / "run.sh").read_text().splitlines()
+    assert lines[1] == "export X=1" and lines[2].startswith("dpkg -i /mnt/host/packages/*.deb ")
+    assert lines.index(". /mnt/host/prelude.sh") > 2
+    assert not (share / "install").exists()
+    with pytest.raises(ValueError):
+        VM(tmp_path, image=fake_image, plugin="rpm")  # type: ignore[arg-type]
+
+
 def test_boot_modes(tmp_path: Path, fake_image: Image) -> None:
     vm = VM(tmp_path, [DiskSpec("a", 8), DiskSpec("b", 8)], image=fake_image)
     kernel = " ".join(vm.qemu_command(tmp_path, tmp_path / "c"))

@@ -19,6 +19,12 @@ Usage::
     vm.remove_disk("b")          # the next boot runs without it
     res = vm.run("cat /proc/mdstat").check()
 
+``VM(..., plugin="deb")`` installs the Debian package instead: the host builds
+it (``make deb``) into the VM's work directory, puts it into
+``<share>/packages`` with ``installed-files.txt`` (``make installed-files`` of
+the packaged sources), leaves ``<share>/install`` out, and run.sh starts with
+``dpkg -i`` (the image has its dependencies).
+
 Environment: MDC_VM_CACHE (image cache root), MDC_VM_IMAGE (use this image
 directory as is), MDC_VM_ACCEL (default tcg), MDC_VM_CPUS, MDC_VM_VERBOSE=1
 (kernel messages on the console), MDC_VM_SUITE (default bookworm).
@@ -42,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Literal, Union
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -51,6 +58,8 @@ DEFAULT_SUITE = "bookworm"
 PORTS_PER_AHCI = 6
 IMAGE_FILES = ("root.qcow2", "vmlinuz", "initrd.img")
 QBOOT = Path("/usr/share/qemu/qboot.rom")
+# How the plugin gets into the guest: True (`make install` tree), False (not at all), "deb" (the package).
+PluginMode = Union[bool, Literal["deb"]]
 
 
 class VMError(RuntimeError):
@@ -283,14 +292,17 @@ class VM:
     """
 
     def __init__(self, workdir: str | os.PathLike[str], disks: Sequence[DiskSpec] = (),
-                 memory_mib: int = 1024, suite: str | None = None, plugin: bool = True,
+                 memory_mib: int = 1024, suite: str | None = None, plugin: PluginMode = True,
                  image: Image | None = None, cpus: int | None = None,
                  kernel_args: str = "") -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.memory_mib = memory_mib
         self.suite = suite or suite_default()
+        if plugin not in (True, False, "deb"):
+            raise ValueError(f"plugin must be True, False or 'deb', not {plugin!r}")
         self.plugin = plugin
+        self._deb: Path | None = None
         self.cpus = cpus or _env_int("MDC_VM_CPUS", 1)
         self.kernel_args = kernel_args
         self.extra_qemu_args: list[str] = []
@@ -468,11 +480,36 @@ class VM:
         return rundir, share
 
     def _install_plugin(self, share: Path) -> None:
+        if self.plugin == "deb":
+            self._put_deb(share)
+            return
         proc = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "install",
                                f"DESTDIR={share / 'install'}"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
         if proc.returncode != 0:
             raise VMError(f"make install failed:\n{proc.stdout}")
+
+    def _put_deb(self, share: Path) -> None:
+        """The .deb (built once per VM) and the list of its files into <share>/packages."""
+        work = self.workdir / "deb"
+        if self._deb is None:
+            shutil.rmtree(work, ignore_errors=True)
+            proc = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "deb", f"DISTDIR={work / 'dist'}",
+                                   f"PKGBUILDDIR={work / 'build'}"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+            debs = sorted((work / "dist").glob("*.deb"))
+            if proc.returncode != 0 or len(debs) != 1:
+                raise VMError(f"make deb failed:\n{proc.stdout[-4000:]}")
+            self._deb = debs[0]
+        sources = next((work / "build" / "src").iterdir())
+        listing = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(sources), "installed-files"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        if listing.returncode != 0:
+            raise VMError(f"make installed-files failed:\n{listing.stdout}")
+        packages = share / "packages"
+        packages.mkdir()
+        shutil.copy(self._deb, packages / self._deb.name)
+        (packages / "installed-files.txt").write_text(listing.stdout)
 
     def _write_script(self, share: Path, script: str, env: Mapping[str, str] | None,
                       prelude: bool) -> None:
@@ -481,6 +518,9 @@ class VM:
             if not key.isidentifier():
                 raise ValueError(f"bad environment variable name {key!r}")
             lines.append(f"export {key}={shlex.quote(value)}")
+        if self.plugin == "deb":
+            lines.append("dpkg -i /mnt/host/packages/*.deb >/mnt/host/packages/dpkg-i.log 2>&1 || "
+                         "{ cat /mnt/host/packages/dpkg-i.log; echo 'vmtest: dpkg -i failed'; exit 1; }")
         if prelude:
             shutil.copy(PRELUDE, share / "prelude.sh")
             lines.append(". /mnt/host/prelude.sh")
