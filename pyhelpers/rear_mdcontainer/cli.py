@@ -19,6 +19,7 @@ from .model import Layout
 
 if TYPE_CHECKING:
     from .probe import LiveSource, RecordedSource
+    from .reuse import LiveArrays
     from .system import System
 
 # Subcommands import what they need when they run: the helper is started many
@@ -33,7 +34,17 @@ def _source(args: argparse.Namespace) -> LiveSource | RecordedSource:
     from .probe import LiveSource, RecordedSource
 
     # MDCONTAINER_SYSFS: a fake sysfs tree, for the tests of the hooks.
-    return RecordedSource(args.recorded) if args.recorded else LiveSource(os.environ.get("MDCONTAINER_SYSFS", "/sys"))
+    recorded = getattr(args, "recorded", None)
+    return RecordedSource(recorded) if recorded else LiveSource(os.environ.get("MDCONTAINER_SYSFS", "/sys"))
+
+
+def _live(args: argparse.Namespace) -> LiveArrays | None:
+    """The existing arrays, when MDCONTAINER_REUSE says to keep matching ones (else None)."""
+    if not _is_yes(getattr(args, "reuse", "no")):
+        return None
+    from .reuse import live_arrays
+
+    return live_arrays(_source(args))
 
 
 def cmd_save(args: argparse.Namespace) -> int:
@@ -116,7 +127,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
     layout, lines = _read_layout(args.layout_file)
     for line in preflight(_system(), layout, lines, args.container or None, no_platform=_no_platform(args),
-                          grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root):
+                          grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root, live=_live(args)):
         print(line)
     return 0
 
@@ -128,7 +139,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.kind == "container":
         sys.stdout.write(render_container(layout, args.device, no_platform=_no_platform(args),
                                           no_platform_setting=args.imsm_no_platform,
-                                          grow_last=_is_yes(args.grow_last_volume), wait_seconds=args.wait_seconds))
+                                          grow_last=_is_yes(args.grow_last_volume), wait_seconds=args.wait_seconds,
+                                          reuse=_is_yes(args.reuse)))
     else:
         sys.stdout.write(render_volume(layout, args.device, wait_seconds=args.wait_seconds))
     return 0
@@ -155,6 +167,7 @@ def cmd_prepare_container(args: argparse.Namespace) -> int:
 
     layout, lines = _read_layout(args.layout_file)
     system = _system()
+    # All the checks for creating (with MDCONTAINER_REUSE=yes reuse-check has just decided to recreate):
     report = preflight(system, layout, lines, [args.container], no_platform=_no_platform(args),
                        grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root)
     report += assembly.block(system)
@@ -185,11 +198,17 @@ def cmd_fill_missing(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Compare the live arrays with the layout; write the old -> new UUID map."""
     from .probe import probe_layout
+    from .reuse import live_arrays, read_kept
     from .verify import check
 
     recorded, _ = _read_layout(args.layout_file)
-    live = probe_layout(_source(args)).layout
-    result = check(recorded, live, grow_last=_is_yes(args.grow_last_volume))
+    kept = read_kept(args.kept_file) if args.kept_file else {}
+    if kept:  # with the array states: a kept volume must still run
+        arrays = live_arrays(_source(args))
+        result = check(recorded, arrays.layout, grow_last=_is_yes(args.grow_last_volume), kept=kept,
+                       states=arrays.states)
+    else:
+        result = check(recorded, probe_layout(_source(args)).layout, grow_last=_is_yes(args.grow_last_volume))
     if args.uuid_map:
         with open(args.uuid_map, "w", encoding="utf-8") as handle:
             for old, new in result.uuid_map:
@@ -264,11 +283,55 @@ def cmd_renumber(args: argparse.Namespace) -> int:
     from .disklayout import write_lines
 
     layout, lines = _read_layout(args.layout_file)
-    mapping = renumber.plan(_system(), layout, lines)
+    system = _system()
+    live = _live(args)
+    keep: dict[str, str] = {}
+    if live is not None:
+        from .preflight import kernel_or_path
+        from .reuse import REUSE, decide, describe
+
+        for container in layout.containers:
+            decision = decide(layout, container, live, kernel_or_path(system))
+            print(describe(decision))
+            if decision.action == REUSE:
+                keep.update(decision.names)
+    mapping = renumber.plan(system, layout, lines, keep)
     for old, new in sorted(mapping.items()):
-        print(f"{old} is used by another array in this system: recreating it as {new}")
+        if old in keep:
+            print(f"{old} is kept as the existing {new}")
+        else:
+            print(f"{old} is used by another array in this system: recreating it as {new}")
     if mapping:
         write_lines(args.layout_file, renumber.apply(lines, mapping))
+    return 0
+
+
+def cmd_reuse_check(args: argparse.Namespace) -> int:
+    """In diskrestore.sh: keep the existing container (print 'reuse ...') or recreate it ('create ...')."""
+    from . import reuse
+    from .preflight import kernel_or_path
+    from .teardown import check_not_in_use
+
+    layout, _ = _read_layout(args.layout_file)
+    try:
+        container = layout.container(args.container)
+    except KeyError:
+        raise MdcError(f"mdcontainer {args.container}", "there is no such entry in the layout file",
+                       "check disklayout.conf") from None
+    system = _system()
+    decision = reuse.decide(layout, container, reuse.live_arrays(_source(args)), kernel_or_path(system))
+    if decision.action == reuse.REUSE and decision.live is not None:
+        renamed = [f"{old} is {new}" for old, new in sorted(decision.names.items()) if old != new]
+        if renamed:
+            raise MdcError(container.entry_name, f"the existing arrays match the layout but under other md names "
+                           f"({', '.join(renamed)}) than this code was generated for",
+                           "run the recovery again (it takes the names of the arrays it keeps), or set "
+                           "MDCONTAINER_REUSE=no")
+        check_not_in_use(system, container.entry_name, system.kernel_names(container.devices), args.target_root)
+        reuse.write_kept(args.kept_file, container.device, decision.live.uuid)
+    else:
+        reuse.write_kept(args.kept_file, container.device, None)
+    print(f"{decision.action} {reuse.describe(decision)}")
     return 0
 
 
@@ -324,7 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     ren = sub.add_parser("renumber", help="free md names for our arrays where unrelated arrays hold the recorded ones")
     ren.add_argument("--layout-file", required=True, help="disklayout.conf to rewrite in place")
+    ren.add_argument("--reuse", default="no", help="MDCONTAINER_REUSE: keep existing arrays that match (yes/no)")
     ren.set_defaults(func=cmd_renumber)
+
+    keep = sub.add_parser("reuse-check", help="keep the existing container or recreate it (in diskrestore.sh)")
+    keep.add_argument("--layout-file", required=True)
+    keep.add_argument("--container", required=True, help="the entry's device, e.g. /dev/md127")
+    keep.add_argument("--kept-file", required=True, help="where kept containers are listed for verify")
+    keep.add_argument("--target-root", default="/mnt/local", help="mounts below it belong to this recovery")
+    keep.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
+    keep.set_defaults(func=cmd_reuse_check)
 
     fill = sub.add_parser("fill-missing", help="give the missing slots of degraded volumes a disk (layout/prepare)")
     fill.add_argument("--layout-file", required=True, help="disklayout.conf to rewrite in place")
@@ -341,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--original-imsm-no-platform", default="",
                              help="whether the original system ran with IMSM_NO_PLATFORM=1 (yes/no, empty: unknown)")
         command.add_argument("--grow-last-volume", default="no", help="MDCONTAINER_GROW_LAST_VOLUME: yes or no")
+        command.add_argument("--reuse", default="no", help="MDCONTAINER_REUSE: keep existing arrays that match (yes/no)")
 
     pre = sub.add_parser("preflight", help="check disks, sizes, names and platform before anything is written")
     pre.add_argument("--layout-file", required=True)
@@ -374,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--uuid-map", help="write 'old-uuid new-uuid' lines here")
     ver.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
     ver.add_argument("--grow-last-volume", default="no")
+    ver.add_argument("--kept-file", help="the containers reuse-check kept (MDCONTAINER_REUSE=yes), if any")
     ver.set_defaults(func=cmd_verify)
 
     fin = sub.add_parser("finalize", help="make the restored system name the new arrays (finalize)")

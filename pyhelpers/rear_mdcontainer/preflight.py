@@ -9,11 +9,12 @@ the fix; no disk has been written when it is raised.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .errors import MdcError
 from .model import Container, Layout
 from .plan import plan_volumes
+from .reuse import REUSE, LiveArrays, decide, describe
 from .system import System
 from .teardown import check_not_in_use, devices_below
 
@@ -67,16 +68,31 @@ def mdadm_version(system: System) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def kernel_or_path(system: System) -> Callable[[str], str]:
+    """A disk path -> its kernel name (by-id links followed), or the path itself where there is none."""
+    return lambda disk: system.kernel_name(disk) or disk
+
+
 def check_container(system: System, layout: Layout, container: Container, *, original_sizes: dict[str, int],
-                    no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local") -> list[str]:
+                    no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local",
+                    live: LiveArrays | None = None) -> list[str]:
     """Everything about one container that can be checked before anything is written.
 
     md names the container or its volumes need may be held by old arrays on any
     disk of the layout (they are stopped before creation), never by others.
+    With ``live`` (MDCONTAINER_REUSE=yes) a container that can be kept as it
+    exists needs only its disks not to be in use; one that reaches beyond the
+    layout's disks is refused.
     """
     subject = container.entry_name
     report: list[str] = []
     plan_volumes(layout, container, grow_last)  # member order, no missing slots
+    if live is not None:
+        decision = decide(layout, container, live, kernel_or_path(system))
+        report.append(describe(decision))
+        if decision.action == REUSE:
+            check_not_in_use(system, subject, system.kernel_names(container.devices), target_root)
+            return report
 
     names: list[str] = []
     for disk in container.devices:
@@ -127,7 +143,8 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
 
 
 def preflight(system: System, layout: Layout, lines: list[str], containers: list[str] | None = None, *,
-              no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local") -> list[str]:
+              no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local",
+              live: LiveArrays | None = None) -> list[str]:
     selected = [c for c in layout.containers if not containers or c.device in containers]
     missing = sorted(set(containers or ()) - {c.device for c in layout.containers})
     if missing:
@@ -136,5 +153,5 @@ def preflight(system: System, layout: Layout, lines: list[str], containers: list
     sizes = disk_sizes(lines)
     for container in selected:
         report.extend(check_container(system, layout, container, original_sizes=sizes, no_platform=no_platform,
-                                      grow_last=grow_last, target_root=target_root))
+                                      grow_last=grow_last, target_root=target_root, live=live))
     return report

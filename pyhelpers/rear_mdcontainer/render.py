@@ -44,7 +44,7 @@ def environment() -> Environment:
 
 
 def render_container(layout: Layout, device: str, *, no_platform: bool, no_platform_setting: str,
-                     grow_last: bool, wait_seconds: int) -> str:
+                     grow_last: bool, wait_seconds: int, reuse: bool = False) -> str:
     container = _find_container(layout, device)
     return environment().get_template("container.sh.j2").render(
         container=container,
@@ -53,6 +53,7 @@ def render_container(layout: Layout, device: str, *, no_platform: bool, no_platf
         no_platform_setting=no_platform_setting,
         grow_last=grow_last,
         wait_seconds=int(wait_seconds),
+        reuse=reuse,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from .errors import MdcError
 from .model import Layout
 from .system import System
 from .teardown import devices_below
@@ -38,18 +39,30 @@ def live_arrays(system: System) -> dict[str, str]:
     return arrays
 
 
-def plan(system: System, layout: Layout, lines: list[str]) -> dict[str, str]:
-    """old device -> new device for each of our arrays whose name an unrelated array holds."""
+def plan(system: System, layout: Layout, lines: list[str], keep: dict[str, str] | None = None) -> dict[str, str]:
+    """old device -> new device for each of our arrays whose name an unrelated array holds.
+
+    ``keep`` (MDCONTAINER_REUSE=yes) maps our arrays that are kept as they
+    exist to their live md devices: they take those names, and an array of
+    ours that has one of those names in the layout gets a free one.
+    """
     disks = system.kernel_names(layout.member_disks())
     ours = set(devices_below(system, disks))
     live = live_arrays(system)
     foreign = {md for md in live if md not in ours}
     used = {f"md{m.group(1)}" for line in lines for m in _MD_WORD.finditer(line)} | set(live)
-    mapping: dict[str, str] = {}
+    mapping: dict[str, str] = {old: new for old, new in (keep or {}).items() if old != new}
+    taken = {new.rsplit("/", 1)[-1] for new in mapping.values()}
     devices = [c.device for c in layout.containers] + [v.device for v in layout.volumes]
+    others = {f"md{m.group(1)}" for line in lines if not line.startswith("#")
+              for m in _MD_WORD.finditer(line)} - {d.rsplit("/", 1)[-1] for d in devices}
+    for old, new in sorted(mapping.items()):
+        if new.rsplit("/", 1)[-1] in others:
+            raise MdcError(f"{old}", f"the existing array kept for it is {new}, the md name of another array of the "
+                           "layout", f"set MDCONTAINER_REUSE=no, or stop {new} and assemble it under another name")
     for device in devices:
         md = device.rsplit("/", 1)[-1]
-        if md not in foreign:
+        if device in mapping or (md not in foreign and md not in taken) or device in (keep or {}):
             continue
         for number in range(126, -1, -1):
             candidate = f"md{number}"

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import MdcError
-from .model import MISSING, Layout, Volume
+from .model import MISSING, Container, Layout, Volume
+from .reuse import LiveArrays, differences
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,18 @@ def _volume_problems(want: Volume, have: Volume, grow_last: bool, last: bool) ->
     return problems
 
 
-def verify(recorded: Layout, live: Layout, grow_last: bool = False) -> Verification:
+def _kept_problems(recorded: Layout, want: Container, live: LiveArrays, have: Container, uuid: str) -> list[str]:
+    """A container kept with MDCONTAINER_REUSE=yes: what made it fit must still hold (reuse.differences)."""
+    found = differences(recorded, want, live, have, lambda disk: disk)
+    if uuid not in ("-", have.uuid):
+        found.append(f"its UUID is {have.uuid}, the kept container had {uuid}")
+    return [f"{want.entry_name} (kept): {problem}" for problem in found]
+
+
+def verify(recorded: Layout, live: Layout, grow_last: bool = False, kept: dict[str, str] | None = None,
+           states: dict[str, str] | None = None) -> Verification:
+    """Compare; ``kept`` maps containers that reuse-check kept (MDCONTAINER_REUSE=yes) to their UUID,
+    ``states`` the live arrays to their sysfs array_state (not given: running)."""
     report: list[str] = []
     problems: list[str] = []
     uuid_map: list[tuple[str, str]] = []
@@ -68,6 +80,22 @@ def verify(recorded: Layout, live: Layout, grow_last: bool = False) -> Verificat
         have = live_containers.get(want.device)
         if have is None:
             problems.append(f"{want.entry_name}: no such container after the recovery")
+            continue
+        if kept and want.device in kept:
+            running = states if states is not None else {v.device: "clean" for v in live.volumes}
+            problems.extend(_kept_problems(recorded, want, LiveArrays(live, running), have, kept[want.device]))
+            if want.uuid and have.uuid:
+                uuid_map.append((want.uuid, have.uuid))
+            by_member = {v.member: v for v in live.volumes_of(have)}
+            for volume in recorded.volumes_of(want):
+                found = by_member.get(volume.member)
+                if volume.uuid and found is not None and found.uuid:
+                    uuid_map.append((volume.uuid, found.uuid))
+            if len(problems) == problems_before:
+                report.append(f"{want.entry_name}: kept as it was (MDCONTAINER_REUSE=yes), {have.metadata} on "
+                              f"{','.join(have.devices)}, " + ", ".join(
+                                  f"{v.device} {v.level} {v.size_kib} KiB per disk '{v.name}'"
+                                  for v in live.volumes_of(have)))
             continue
         if have.metadata != want.metadata:
             problems.append(f"{want.entry_name}: metadata is {have.metadata}, the layout says {want.metadata}")
@@ -92,9 +120,10 @@ def verify(recorded: Layout, live: Layout, grow_last: bool = False) -> Verificat
     return Verification(tuple(report), tuple(problems), tuple(uuid_map))
 
 
-def check(recorded: Layout, live: Layout, grow_last: bool = False) -> Verification:
+def check(recorded: Layout, live: Layout, grow_last: bool = False, kept: dict[str, str] | None = None,
+          states: dict[str, str] | None = None) -> Verification:
     """verify(), raising one MdcError that lists every difference."""
-    result = verify(recorded, live, grow_last)
+    result = verify(recorded, live, grow_last, kept, states)
     if result.problems:
         raise MdcError("rear-mdcontainer verification", "the recreated firmware RAID differs from the layout: "
                        + "; ".join(result.problems),

@@ -26,6 +26,11 @@
 # it to 1 MiB and, except for RAID1, to the chunk size).
 : "${MDCONTAINER_GROW_LAST_VOLUME:=no}"
 
+# Keep a container and volumes that already exist on the recovery's disks and
+# match the layout (made by the firmware's setup before the recovery): 'yes'
+# recreates only what is inside the volumes; 'no' recreates them (see the user guide).
+: "${MDCONTAINER_REUSE:=no}"
+
 # How many seconds a new volume may take to become writable (mdmon started)
 # before the recovery stops with an error.
 : "${MDCONTAINER_WAIT_SECONDS:=60}"

@@ -128,10 +128,38 @@ appended() {
     function helper_answer() { mdcontainer_real_helper "$@"; }
     rear_call create_mdcontainer /dev/md127
     run cat "$HELPER_CALLS"
-    assert_output "render container --layout-file $LAYOUT_FILE --device /dev/md127 --wait-seconds 60 --imsm-no-platform no --original-imsm-no-platform unknown --grow-last-volume yes"
+    assert_output "render container --layout-file $LAYOUT_FILE --device /dev/md127 --wait-seconds 60 --imsm-no-platform no --original-imsm-no-platform unknown --grow-last-volume yes --reuse no"
     run appended
     refute_line --partial 'IMSM_NO_PLATFORM=1'
     assert_line --partial '--imsm-no-platform no --grow-last-volume yes'
+}
+
+@test "MDCONTAINER_REUSE=yes: the code decides when it runs whether the existing container is kept" {
+    source "$HOOK"
+    MDCONTAINER_REUSE=yes
+    rear_call create_mdcontainer /dev/md127
+    run appended
+    # shellcheck disable=SC2016
+    assert_line 'mdcontainer_reuse="$( mdcontainer_helper reuse-check --layout-file "$LAYOUT_FILE" --container /dev/md127 --kept-file "$VAR_DIR/layout/mdcontainer-kept" --target-root "$TARGET_FS_ROOT" )"'
+    assert_line 'if test "${mdcontainer_reuse%% *}" = reuse ; then'
+    # the teardown and the creation only on the other branch, waiting for the volumes on both:
+    run sed -n '/^if test "${mdcontainer_reuse%% \*}" = reuse ; then$/,/^fi$/p' "$LAYOUT_CODE"
+    assert_line '    mdcontainer_helper assembly block'
+    assert_line 'else'
+    assert_line --partial 'mdcontainer_helper prepare-container '
+    assert_line 'mdadm --create /dev/md126 --run --level=raid1 --raid-devices=2 --size=1000448 --name=Volume0 /dev/sda /dev/sdb >&2'
+    refute_line --partial 'wait-writable'
+    run grep -c 'wait-writable' "$LAYOUT_CODE"
+    assert_output 1
+    run bash -n "$LAYOUT_CODE"
+    assert_success
+}
+
+@test "without MDCONTAINER_REUSE nothing is kept: no reuse-check in the code" {
+    source "$HOOK"
+    rear_call create_mdcontainer /dev/md127
+    run appended
+    refute_line --partial 'reuse-check'
 }
 
 @test "create_mdcontainer with 'auto' follows the original system recorded in rescue.conf" {

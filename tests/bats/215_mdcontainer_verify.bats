@@ -24,7 +24,7 @@ setup() {
 @test "the helper verifies the layout and writes the UUID map below VAR_DIR/layout" {
     source "$HOOK"
     run cat "$HELPER_CALLS"
-    assert_output "verify --layout-file $LAYOUT_FILE --uuid-map $VAR_DIR/layout/mdcontainer-uuid-map --grow-last-volume no"
+    assert_output "verify --layout-file $LAYOUT_FILE --uuid-map $VAR_DIR/layout/mdcontainer-uuid-map --grow-last-volume no --kept-file $VAR_DIR/layout/mdcontainer-kept"
     assert_equal "$MDCONTAINER_UUID_MAP" "$VAR_DIR/layout/mdcontainer-uuid-map"
     run cat "$REAR_LOG"
     assert_line 'LogPrint: Verifying the recreated firmware RAID containers and volumes (rear-mdcontainer)'

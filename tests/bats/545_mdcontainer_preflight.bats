@@ -44,7 +44,7 @@ members() {
     MDCONTAINER_GROW_LAST_VOLUME=yes
     source "$HOOK"
     run grep '^preflight' "$HELPER_CALLS"
-    assert_output "preflight --layout-file $LAYOUT_FILE --target-root /mnt/local --imsm-no-platform yes --original-imsm-no-platform no --grow-last-volume yes"
+    assert_output "preflight --layout-file $LAYOUT_FILE --target-root /mnt/local --imsm-no-platform yes --original-imsm-no-platform no --grow-last-volume yes --reuse no"
     run cat "$REAR_LOG"
     assert_line 'LogPrint: Checking firmware RAID containers before recreating them (rear-mdcontainer)'
     assert_line --partial 'preflight: /dev/md127 on /dev/sda /dev/sdb: ok'
@@ -53,7 +53,17 @@ members() {
 @test "without configuration the defaults are passed (auto, unknown, no)" {
     source "$HOOK"
     run grep '^preflight' "$HELPER_CALLS"
-    assert_output "preflight --layout-file $LAYOUT_FILE --target-root /mnt/local --imsm-no-platform auto --original-imsm-no-platform unknown --grow-last-volume no"
+    assert_output "preflight --layout-file $LAYOUT_FILE --target-root /mnt/local --imsm-no-platform auto --original-imsm-no-platform unknown --grow-last-volume no --reuse no"
+}
+
+@test "MDCONTAINER_REUSE=yes is passed on, and what an earlier attempt kept is forgotten" {
+    MDCONTAINER_REUSE=yes
+    echo "/dev/md127 0a1b2c3d:4e5f6071:8293a4b5:c6d7e8f9" >"$VAR_DIR/layout/mdcontainer-kept"
+    source "$HOOK"
+    run grep '^preflight' "$HELPER_CALLS"
+    assert_output --partial ' --reuse yes'
+    run test -e "$VAR_DIR/layout/mdcontainer-kept"
+    assert_failure
 }
 
 @test "every member disk is checked for ReaR's write protection" {

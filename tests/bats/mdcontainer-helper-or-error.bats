@@ -91,10 +91,11 @@ EOF
 
 @test "mdcontainer_config_args: the defaults, and the configuration when set" {
     mdcontainer_config_args
-    assert_equal "${MDCONTAINER_CONFIG_ARGS[*]}" "--imsm-no-platform auto --original-imsm-no-platform unknown --grow-last-volume no"
+    assert_equal "${MDCONTAINER_CONFIG_ARGS[*]}" "--imsm-no-platform auto --original-imsm-no-platform unknown --grow-last-volume no --reuse no"
     MDCONTAINER_IMSM_NO_PLATFORM=no
     MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM=yes
     MDCONTAINER_GROW_LAST_VOLUME=yes
+    MDCONTAINER_REUSE=yes
     mdcontainer_config_args
-    assert_equal "${MDCONTAINER_CONFIG_ARGS[*]}" "--imsm-no-platform no --original-imsm-no-platform yes --grow-last-volume yes"
+    assert_equal "${MDCONTAINER_CONFIG_ARGS[*]}" "--imsm-no-platform no --original-imsm-no-platform yes --grow-last-volume yes --reuse yes"
 }

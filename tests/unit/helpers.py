@@ -65,12 +65,13 @@ STUBS = ("mdadm", "mdcontainer_helper", "LogPrint", "wipefs", "my_udevsettle", "
 CALL = "\x01"
 
 
-def render_all(layout: Layout, *, no_platform: bool = True, grow_last: bool = False, wait_seconds: int = 60) -> str:
+def render_all(layout: Layout, *, no_platform: bool = True, grow_last: bool = False, wait_seconds: int = 60,
+               reuse: bool = False) -> str:
     code = []
     for container in layout.containers:
         code.append(render_container(layout, container.device, no_platform=no_platform,
                                      no_platform_setting="yes" if no_platform else "no", grow_last=grow_last,
-                                     wait_seconds=wait_seconds))
+                                     wait_seconds=wait_seconds, reuse=reuse))
         for volume in layout.volumes_of(container):
             code.append(render_volume(layout, volume.device, wait_seconds=wait_seconds))
     return "".join(code)

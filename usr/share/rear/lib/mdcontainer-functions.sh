@@ -57,7 +57,8 @@ function mdcontainer_member_disks () {
 function mdcontainer_config_args () {
     MDCONTAINER_CONFIG_ARGS=( --imsm-no-platform "${MDCONTAINER_IMSM_NO_PLATFORM:-auto}"
                               --original-imsm-no-platform "${MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM:-unknown}"
-                              --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}" )
+                              --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}"
+                              --reuse "${MDCONTAINER_REUSE:-no}" )
 }
 
 # Add the components of mdcontainer/mdvolume entries to the dependency graph.

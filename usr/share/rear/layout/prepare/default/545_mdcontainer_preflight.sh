@@ -19,6 +19,10 @@ for disk in "${MDCONTAINER_MEMBER_DISKS[@]}" ; do
     fi
 done
 
+# Which containers diskrestore.sh keeps as they exist (MDCONTAINER_REUSE=yes) is
+# decided and listed when it runs; forget what an earlier attempt listed:
+rm -f "$VAR_DIR/layout/mdcontainer-kept"
+
 LogPrint "Checking firmware RAID containers before recreating them (rear-mdcontainer)"
 mdcontainer_config_args
 mdcontainer_helper_or_error "checking the firmware RAID containers" \

@@ -8,6 +8,8 @@
 # restored onto a geometry the firmware or the file systems do not expect.
 # IMSM ignores --uuid, so every array has a new UUID: the old -> new map is
 # kept for the finalize stage (mdadm.conf, rd.md.uuid= kernel arguments).
+# Containers that diskrestore.sh kept as they existed (MDCONTAINER_REUSE=yes,
+# listed in mdcontainer-kept) are checked for what made them fit instead.
 
 is_false "$MDCONTAINER_ENABLED" && return 0
 grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
@@ -16,5 +18,5 @@ LogPrint "Verifying the recreated firmware RAID containers and volumes (rear-mdc
 MDCONTAINER_UUID_MAP="$VAR_DIR/layout/mdcontainer-uuid-map"
 mdcontainer_helper_or_error "verifying the recreated firmware RAID" \
     verify --layout-file "$LAYOUT_FILE" --uuid-map "$MDCONTAINER_UUID_MAP" \
-    --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}"
+    --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}" --kept-file "$VAR_DIR/layout/mdcontainer-kept"
 LogPrint "$( cat "$MDCONTAINER_HELPER_OUT" )"
