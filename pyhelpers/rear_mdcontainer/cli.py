@@ -50,12 +50,18 @@ def _live(args: argparse.Namespace) -> LiveArrays | None:
 def cmd_save(args: argparse.Namespace) -> int:
     """Rewrite disklayout.conf with mdcontainer/mdvolume entries."""
     from .disklayout import rewrite_file
+    from .imsm_platform import probe_record, record_lines
     from .probe import probe_layout
+    from .report import LiveFacts, RecordedFacts
 
     result = probe_layout(_source(args))
     for warning in result.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    rewrite_file(args.layout_file, result.layout)
+    facts = RecordedFacts(args.recorded) if args.recorded else LiveFacts(_system(), os.environ)
+    record = probe_record(facts, result.layout)
+    rewrite_file(args.layout_file, result.layout, record_lines(record) if record is not None else None)
+    if record is not None:
+        print(f"recorded the IMSM platform: {record.summary()}")
     for container in result.layout.containers:
         volumes = result.layout.volumes_of(container)
         print(f"recorded {container.metadata} container {container.device} on {','.join(container.devices)}"
@@ -117,16 +123,23 @@ def resolve_no_platform(setting: str, original: str, environment: str) -> bool:
     return environment.strip() == "1"
 
 
-def _no_platform(args: argparse.Namespace) -> bool:
-    return resolve_no_platform(args.imsm_no_platform, args.original_imsm_no_platform,
-                               os.environ.get("IMSM_NO_PLATFORM", ""))
+def _no_platform(args: argparse.Namespace, lines: list[str]) -> bool:
+    """MDCONTAINER_IMSM_NO_PLATFORM resolved; the original system as rescue.conf says, else as its layout does."""
+    original = args.original_imsm_no_platform
+    if original.strip().lower() not in (*_TRUE, *_FALSE):
+        from .imsm_platform import parse_record
+
+        record = parse_record(lines)
+        if record is not None and record.imsm_no_platform is not None:
+            original = "yes" if record.imsm_no_platform else "no"
+    return resolve_no_platform(args.imsm_no_platform, original, os.environ.get("IMSM_NO_PLATFORM", ""))
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     from .preflight import preflight
 
     layout, lines = _read_layout(args.layout_file)
-    for line in preflight(_system(), layout, lines, args.container or None, no_platform=_no_platform(args),
+    for line in preflight(_system(), layout, lines, args.container or None, no_platform=_no_platform(args, lines),
                           grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root, live=_live(args)):
         print(line)
     return 0
@@ -135,9 +148,9 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from .render import render_container, render_volume
 
-    layout, _ = _read_layout(args.layout_file)
+    layout, lines = _read_layout(args.layout_file)
     if args.kind == "container":
-        sys.stdout.write(render_container(layout, args.device, no_platform=_no_platform(args),
+        sys.stdout.write(render_container(layout, args.device, no_platform=_no_platform(args, lines),
                                           no_platform_setting=args.imsm_no_platform,
                                           grow_last=_is_yes(args.grow_last_volume), wait_seconds=args.wait_seconds,
                                           reuse=_is_yes(args.reuse)))
@@ -168,7 +181,7 @@ def cmd_prepare_container(args: argparse.Namespace) -> int:
     layout, lines = _read_layout(args.layout_file)
     system = _system()
     # All the checks for creating (with MDCONTAINER_REUSE=yes reuse-check has just decided to recreate):
-    report = preflight(system, layout, lines, [args.container], no_platform=_no_platform(args),
+    report = preflight(system, layout, lines, [args.container], no_platform=_no_platform(args, lines),
                        grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root)
     report += assembly.block(system)
     container = layout.container(args.container)

@@ -29,6 +29,9 @@ from .entries import (
     format_container,
     format_volume,
 )
+from .imsm_platform import FORMAT as PLATFORM_FORMAT
+from .imsm_platform import HEADING as PLATFORM_HEADING
+from .imsm_platform import PREFIX as PLATFORM_PREFIX
 from .model import Layout
 
 
@@ -36,11 +39,14 @@ def _words(line: str) -> list[str]:
     return line.split()
 
 
-def rewrite(lines: Iterable[str], layout: Layout) -> list[str]:
+def rewrite(lines: Iterable[str], layout: Layout, platform: list[str] | None = None) -> list[str]:
     """The lines of disklayout.conf with the model's arrays as our entries.
 
-    Deterministic: the same input and model give the same output, so
-    ``rear checklayout`` right after ``rear savelayout`` sees no change.
+    ``platform``: the comment lines that record the IMSM platform
+    (imsm_platform.record_lines), put above the first container; an earlier
+    record is replaced.  Deterministic: the same input and model give the
+    same output, so ``rear checklayout`` right after ``rear savelayout`` sees
+    no change.
     """
     containers = {c.device: c for c in layout.containers}
     volumes = {v.device: v for v in layout.volumes}
@@ -73,6 +79,8 @@ def rewrite(lines: Iterable[str], layout: Layout) -> list[str]:
             continue
         if keyword == "part" and device in members:
             continue
+        if line.startswith(PLATFORM_PREFIX) or line in (PLATFORM_HEADING, PLATFORM_FORMAT):
+            continue  # an earlier record of the platform: a new one follows
         out.append(line)
 
     missing = [c.device for c in layout.containers if c.device not in written]
@@ -81,6 +89,9 @@ def rewrite(lines: Iterable[str], layout: Layout) -> list[str]:
         out.append("# Firmware RAID containers and volumes (rear-mdcontainer) not listed by mdadm --detail --scan")
         for device in missing:
             out.extend(_entry_block(device, layout, written))
+    if platform:
+        first = next((i for i, line in enumerate(out) if line.startswith("# Firmware RAID container ")), len(out))
+        out[first:first] = platform
     return out
 
 
@@ -106,11 +117,11 @@ def _entry_block(device: str, layout: Layout, written: set[str]) -> list[str]:
     raise KeyError(device)
 
 
-def rewrite_file(path: str, layout: Layout) -> None:
+def rewrite_file(path: str, layout: Layout, platform: list[str] | None = None) -> None:
     """Rewrite ``path`` with the model's entries (see :func:`rewrite`)."""
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         lines = handle.read().splitlines()
-    write_lines(path, rewrite(lines, layout))
+    write_lines(path, rewrite(lines, layout, platform))
 
 
 def write_lines(path: str, new_lines: list[str]) -> None:

@@ -166,3 +166,78 @@ def mdadm_layout(level: str, value: str) -> str | None:
     if level in ("raid5", "raid6", "raid4"):
         return value
     return None
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    """One block of ``mdadm --detail-platform``: an Intel RST/VROC option ROM (or UEFI driver) and its limits.
+
+    super-intel.c (print_imsm_capability) prints, per option ROM::
+
+               Platform : Intel(R) Rapid Storage Technology
+                Version : 12.7.0.1936
+            RAID Levels : raid0 raid1 raid10 raid5
+            Chunk Sizes : 4k 8k 16k 32k 64k 128k
+            2TB volumes : supported
+              2TB disks : supported
+              Max Disks : 6
+            Max Volumes : 2 per array, 4 per controller
+         I/O Controller : /sys/devices/pci0000:00/0000:00:1f.2 (SATA)
+                  Port0 : /dev/sda (WD-WCC4N...)
+
+    and a blank line; ``Max Volumes`` ends in ``per platform`` for NVMe.
+    """
+
+    name: str
+    version: str = ""
+    levels: tuple[str, ...] = ()
+    chunk_kib: tuple[int, ...] = ()
+    max_disks: int | None = None
+    max_volumes_per_array: int | None = None
+    max_volumes_per_controller: int | None = None
+    controllers: tuple[str, ...] = ()  # controller types: SATA, VMD, NVMe, SAS ...
+
+
+_MAX_VOLUMES = re.compile(r"^(\d+) per array, (\d+) per \w+$")
+_CONTROLLER_TYPE = re.compile(r"\(([^()]+)\)\s*$")
+_CHUNK_WORD = re.compile(r"^(\d+)([kKmM])$")
+
+
+def parse_detail_platform(text: str) -> list[PlatformInfo]:
+    """The platform blocks of ``mdadm --detail-platform`` output (none: no platform found)."""
+    blocks: list[dict[str, list[str]]] = []
+    for line in text.splitlines():
+        match = _DETAIL_FIELD.match(line)
+        if not match:
+            continue
+        key, value = match.group(1).strip(), match.group(2).strip()
+        if key == "Platform":
+            blocks.append({})
+        if blocks:
+            blocks[-1].setdefault(key, []).append(value)
+    return [_platform_info(block) for block in blocks]
+
+
+def _platform_info(block: dict[str, list[str]]) -> PlatformInfo:
+    def first(key: str) -> str:
+        return block.get(key, [""])[0]
+
+    def number(text: str) -> int | None:
+        return int(text) if text.isdigit() else None
+
+    volumes = _MAX_VOLUMES.match(first("Max Volumes"))
+    chunks = []
+    for word in first("Chunk Sizes").split():
+        match = _CHUNK_WORD.match(word)
+        if match:
+            chunks.append(int(match.group(1)) * (1024 if match.group(2) in "mM" else 1))
+    types = []
+    for value in block.get("I/O Controller", []):
+        match = _CONTROLLER_TYPE.search(value)
+        if match and match.group(1) not in types:
+            types.append(match.group(1))
+    return PlatformInfo(
+        name=first("Platform"), version=first("Version"), levels=tuple(first("RAID Levels").split()),
+        chunk_kib=tuple(chunks), max_disks=number(first("Max Disks")),
+        max_volumes_per_array=int(volumes.group(1)) if volumes else None,
+        max_volumes_per_controller=int(volumes.group(2)) if volumes else None, controllers=tuple(types))

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 
 from .errors import MdcError
+from .imsm_platform import PlatformRecord, check_target, parse_record
+from .mdadm_parse import PlatformInfo, parse_detail_platform
 from .model import Container, Layout
 from .plan import plan_volumes
 from .reuse import REUSE, LiveArrays, decide, describe
@@ -75,14 +77,16 @@ def kernel_or_path(system: System) -> Callable[[str], str]:
 
 def check_container(system: System, layout: Layout, container: Container, *, original_sizes: dict[str, int],
                     no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local",
-                    live: LiveArrays | None = None) -> list[str]:
+                    live: LiveArrays | None = None, platform: PlatformRecord | None = None) -> list[str]:
     """Everything about one container that can be checked before anything is written.
 
     md names the container or its volumes need may be held by old arrays on any
     disk of the layout (they are stopped before creation), never by others.
     With ``live`` (MDCONTAINER_REUSE=yes) a container that can be kept as it
     exists needs only its disks not to be in use; one that reaches beyond the
-    layout's disks is refused.
+    layout's disks is refused.  IMSM to create with the platform's checks must
+    be within what this system's platform allows (``platform``: what the
+    original system had, for the message).
     """
     subject = container.entry_name
     report: list[str] = []
@@ -133,12 +137,10 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
             report.append("IMSM platform check skipped (IMSM_NO_PLATFORM=1)")
         else:
             result = system.run("mdadm", "--detail-platform", "--metadata=imsm")
-            if result.rc != 0:
-                raise MdcError(subject, "this system has no Intel RST/VROC platform (mdadm --detail-platform found none)",
-                               "set MDCONTAINER_IMSM_NO_PLATFORM=yes to create the IMSM container without it (the "
-                               "firmware then cannot boot from it), or use hardware "
-                               "with Intel RST")
-            report.append("IMSM platform present")
+            target = parse_detail_platform(result.out) if result.rc == 0 else []
+            if result.rc == 0 and not target:  # an answer in a form we do not know: a platform, limits unknown
+                target = [PlatformInfo(name="an Intel RST/VROC platform")]
+            report.extend(check_target(layout, container, target, platform))
     return report
 
 
@@ -151,7 +153,8 @@ def preflight(system: System, layout: Layout, lines: list[str], containers: list
         raise MdcError(f"mdcontainer {missing[0]}", "there is no such entry in the layout file", "check disklayout.conf")
     report = []
     sizes = disk_sizes(lines)
+    platform = parse_record(lines)
     for container in selected:
         report.extend(check_container(system, layout, container, original_sizes=sizes, no_platform=no_platform,
-                                      grow_last=grow_last, target_root=target_root, live=live))
+                                      grow_last=grow_last, target_root=target_root, live=live, platform=platform))
     return report

@@ -49,7 +49,7 @@ def test_all_well(tree):
     assert report == [
         "/dev/sda (sda): 2048 MiB, 1030 MiB needed",
         "/dev/sdb (sdb): 2048 MiB, 1030 MiB needed",
-        "IMSM platform present",
+        "IMSM platform present: Intel(R) Rapid Storage Technology; it allows the recorded volumes",
     ]
     assert tree.calls == [("mdadm", "--version"), ("mdadm", "--detail-platform", "--metadata=imsm")]
 
@@ -116,7 +116,7 @@ def test_md_names_held_by_old_arrays_on_our_disks_are_allowed(tree):
 
 def test_stopped_arrays_do_not_hold_names(tree):
     tree.md("md126", "9:126", "1.2", "clear", ())
-    assert _check(tree, imsm_raid1_layout())[-1] == "IMSM platform present"
+    assert _check(tree, imsm_raid1_layout())[-1].startswith("IMSM platform present")
 
 
 def test_disk_in_use_is_refused(tree):

@@ -3,7 +3,9 @@
 # Without an Intel RST/VROC option ROM (virtual machines, boards without RST)
 # IMSM only works with IMSM_NO_PLATFORM=1 in the environment of mdadm and mdmon.
 # With MDCONTAINER_IMSM_NO_PLATFORM=auto the recovery does what the original did,
-# so that is recorded here in the rescue system's configuration.
+# so that is recorded here in the rescue system's configuration (the layout's
+# '# mdplatform' record, written by layout/save, says the same and is the
+# fallback where rescue.conf does not, e.g. after 'rear savelayout' alone).
 
 is_false "$MDCONTAINER_ENABLED" && return 0
 # Only with IMSM containers (MDCONTAINER_SYSFS is only for the tests, which point it at a fake sysfs tree):

@@ -10,6 +10,9 @@
 # Here the helper probes mdadm and sysfs and rewrites $DISKLAYOUT_FILE: the
 # container and volume lines become 'mdcontainer' and 'mdvolume' entries, the
 # raw members' 'part' lines go, everything else (native md arrays too) stays.
+# With IMSM it also records the Intel RST/VROC platform ('mdadm --detail-platform'
+# and whether IMSM_NO_PLATFORM=1 is set) as '# mdplatform' comments, which ReaR
+# ignores and the recovery's preflight compares with the replacement hardware.
 # This runs after the last upstream writer of disk entries (280) and before
 # layout/save/default/300_list_dependencies.sh builds the dependency graph.
 
