@@ -358,6 +358,23 @@ def cmd_members(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_boot_volumes(args: argparse.Namespace) -> int:
+    """The volumes that hold the first of --mountpoint found in the layout (the boot loader's place)."""
+    from .bootloader import BIOS_BOOT_MOUNTPOINTS, boot_volumes, members_named, parse_deps
+
+    layout, _ = _read_layout(args.layout_file)
+    with open(args.deps_file, encoding="utf-8", errors="surrogateescape") as handle:
+        deps = parse_deps(handle)
+    mountpoint, volumes = boot_volumes(layout, deps, args.mountpoint or BIOS_BOOT_MOUNTPOINTS)
+    for device in members_named(layout, args.check_device or ()):
+        print(f"WARNING: {device} is a member disk of a firmware RAID container: a boot loader written "
+              f"there bypasses md (use the volume device{' ' + volumes[0] if volumes else ''})", file=sys.stderr)
+    if mountpoint is not None:
+        for device in volumes:
+            print(f"{device} {mountpoint}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the entries of a disklayout.conf and list them."""
     layout, _ = _read_layout(args.layout_file)
@@ -470,6 +487,15 @@ def build_parser() -> argparse.ArgumentParser:
     fin.add_argument("--mdadm-scan-file", help="output of 'mdadm --detail --scan' in the rescue system")
     fin.add_argument("--file", action="append", help="another file below --root to patch (repeatable)")
     fin.set_defaults(func=cmd_finalize)
+
+    boot = sub.add_parser("boot-volumes", help="the volumes holding /boot (or /): where the boot loader goes")
+    boot.add_argument("--layout-file", required=True)
+    boot.add_argument("--deps-file", required=True, help="ReaR's diskdeps.conf (LAYOUT_DEPS)")
+    boot.add_argument("--mountpoint", action="append",
+                      help="mount points to look for, first found wins (repeatable; default /boot, then /)")
+    boot.add_argument("--check-device", action="append",
+                      help="a device the user chose for the boot loader: warn when it is a member disk (repeatable)")
+    boot.set_defaults(func=cmd_boot_volumes)
 
     asm = sub.add_parser("assembly", help="block or unblock udev's md auto-assembly")
     asm.add_argument("action", choices=("block", "unblock"))

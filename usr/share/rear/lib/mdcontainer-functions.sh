@@ -96,3 +96,26 @@ if declare -F generate_layout_dependencies >/dev/null && ! declare -F mdcontaine
         mdcontainer_add_layout_dependencies
     }
 fi
+
+# ReaR's get_device_from_partition strips the partition number and only knows
+# the 'p' separators of NVMe, eMMC and device-mapper names, so for an EFI
+# system partition on a firmware RAID volume (/dev/md126p1) it answers nothing
+# and finalize/Linux-i386/670_run_efibootmgr.sh gives up with "unable to find
+# the underlying disk". The disk of /dev/mdXpN is /dev/mdX: efibootmgr (libefivar)
+# writes an HD() entry for it that names the partition by its GPT GUID, which
+# RST's UEFI driver (it presents the volume as a disk) finds.
+if declare -F get_device_from_partition >/dev/null && ! declare -F mdcontainer_upstream_get_device_from_partition >/dev/null ; then
+    eval "mdcontainer_upstream_$( declare -f get_device_from_partition )"
+    function get_device_from_partition () {
+        local device
+        if device="$( mdcontainer_upstream_get_device_from_partition "$@" )" ; then
+            echo "$device"
+            return 0
+        fi
+        if [[ "$1" =~ ^(/dev/md[0-9]+)p[0-9]+$ ]] && test -b "${BASH_REMATCH[1]}" ; then
+            echo "${BASH_REMATCH[1]}"
+            return 0
+        fi
+        return 1
+    }
+fi
