@@ -282,11 +282,13 @@ def cmd_deps(args: argparse.Namespace) -> int:
 def cmd_rescue_files(args: argparse.Namespace) -> int:
     from .rescue import rescue_files
 
-    copy, exclude = rescue_files()
+    copy, exclude, libraries = rescue_files()
     for path in copy:
         print(f"copy {path}")
     for path in exclude:
         print(f"exclude {path}")
+    for path in libraries:
+        print(f"lib {path}")
     return 0
 
 

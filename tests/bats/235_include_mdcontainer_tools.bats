@@ -19,6 +19,7 @@ setup() {
     PROGS=(lsblk)
     COPY_AS_IS=(/etc/mdadm)
     COPY_AS_IS_EXCLUDE=(/dev/shm/*)
+    LIBS=(/lib/libfoo.so.1)
 }
 
 @test "with an IMSM container mdadm, mdmon, wipefs, udevadm, the Python and the helper's files are included" {
@@ -28,17 +29,23 @@ setup() {
     assert_equal "${REQUIRED_PROGS[*]}" "cpio less mdadm mdmon wipefs udevadm $MDCONTAINER_PYTHON"
     assert_equal "${PROGS[*]}" "lsblk dmsetup"
     # exactly what the helper names, after what was there:
-    local copy=() exclude=() kind path
+    local copy=() exclude=() libs=() kind path
     while read -r kind path; do
         case "$kind" in
             (copy) copy+=("$path") ;;
             (exclude) exclude+=("$path") ;;
+            (lib) libs+=("$path") ;;
             (*) fail "unexpected rescue-files line: $kind $path" ;;
         esac
     done < <(mdcontainer_helper rescue-files)
     test "${#copy[@]}" -gt 0 || fail "the helper names no files to copy"
     assert_equal "$(printf '%s\n' "${COPY_AS_IS[@]}")" "$(printf '%s\n' /etc/mdadm "${copy[@]}")"
     assert_equal "$(printf '%s\n' "${COPY_AS_IS_EXCLUDE[@]}")" "$(printf '%s\n' '/dev/shm/*' "${exclude[@]}")"
+    assert_equal "$(printf '%s\n' "${LIBS[@]}")" "$(printf '%s\n' /lib/libfoo.so.1 "${libs[@]}")"
+    # C extension modules the helper does not load are left out, with the big optional ones
+    printf '%s\n' "${COPY_AS_IS_EXCLUDE[@]}" | grep -q '/lib-dynload/_sqlite3\.' || fail "_sqlite3 is copied"
+    printf '%s\n' "${COPY_AS_IS_EXCLUDE[@]}" | grep -q '/lib-dynload/_ssl\.' || fail "_ssl is copied"
+    if printf '%s\n' "${COPY_AS_IS_EXCLUDE[@]}" | grep -q '/lib-dynload/_json\.'; then fail "_json is left out"; fi
     # the interpreter itself and the third-party packages are among them
     assert_equal "$(printf '%s\n' "${COPY_AS_IS[@]}" | grep -c -e '/jinja2$' -e '/markupsafe$' -e '/plumbum$')" 3
 }

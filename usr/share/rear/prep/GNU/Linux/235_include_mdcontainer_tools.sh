@@ -28,5 +28,10 @@ while read kind path ; do
         (exclude)
             COPY_AS_IS_EXCLUDE+=( "$path" )
             ;;
+        (lib)
+            # What the copied Python extension modules link: COPY_AS_IS copies
+            # files as they are, LIBS brings libraries with their dependencies.
+            LIBS+=( "$path" )
+            ;;
     esac
 done < "$MDCONTAINER_HELPER_OUT"
