@@ -4,8 +4,10 @@
 #   make uninstall                             remove exactly what install put there
 #   make test                                  unit, bats and VM tests (installs what it needs)
 #   make demo                                  the main job, end to end, in a VM
+#   make e2e                                   the end-to-end VM test, also onto the dirty original disks
 #   make lint                                  ruff, shellcheck, bash -n
 #   make deb / make rpm [DISTDIR=dist]         the rear-mdcontainer package (Debian / RPM, noarch)
+#   make bench [BENCH="codegen ..."]           what the plugin costs, measured (not part of make test)
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -34,7 +36,7 @@ REAR_FILES := $(shell cd usr/share/rear && find . -type f \( -name '*.sh' -o -na
 PLUGIN_LIB_FILES := $(shell cd rear-plugin/lib && find . -type f -name '*.sh' | sed 's|^\./||' | LC_ALL=C sort)
 PY_FILES := $(shell cd pyhelpers && find rear_mdcontainer -type f \( -name '*.py' -o -name '*.j2' \) | LC_ALL=C sort)
 
-.PHONY: all install uninstall test test-quick deps lint demo clean installed-files deb rpm pkg-source
+.PHONY: all install uninstall test test-quick deps lint demo e2e bench clean installed-files deb rpm pkg-source
 
 all:
 	@echo "Nothing to build. Try 'make install', 'make test' or 'make demo'."
@@ -137,6 +139,17 @@ rpm: pkg-source
 
 demo: deps
 	.venv/bin/python -m tests.vm.demo
+
+# The end-to-end VM test with its dirty-disk variant (make test runs the blank-disk one only, for CI's time).
+e2e: deps
+	MDC_E2E_DIRTY=1 .venv/bin/python -m pytest tests/vm/test_e2e.py -s -p no:cacheprovider $(PYTEST_ARGS)
+
+# Overheads measured side by side (issues #3, #7), a benchmark, not a test: BENCH= chooses parts out of
+# savelayout recreate rescue codegen (default all: VMs one after another, 1.5-2 hours; results in
+# tests/bench/results.txt); BENCH=codegen runs on the host only, in under a minute.
+BENCH ?=
+bench: deps
+	.venv/bin/python -m tests.bench.bench $(BENCH)
 
 clean:
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

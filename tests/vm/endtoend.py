@@ -1,0 +1,257 @@
+"""End to end: a Debian system on an IMSM RAID1 volume, backed up, recovered, booted.
+
+The whole path an administrator takes, in software-emulated QEMU VMs (used by
+tests/vm/test_e2e.py and by ``make demo``):
+
+1. install (test image kernel): an IMSM container and a RAID1 volume on two
+   blank SATA disks; this VM's Debian root copied onto the volume's partition,
+   with mdadm.conf, Debian's initramfs (mdadm, mdmon) and GRUB on the volume;
+   data files with known checksums. Nothing of the plugin is involved, so the
+   two disk images are cached (``<cache>/e2e/<key>``, keyed by the test image
+   and this phase's scripts): a rerun starts at step 2.
+2. original: SeaBIOS boots the disks by themselves (GRUB, Debian's initramfs
+   assembles the container and the volume, root on the volume), the plugin is
+   installed, and ``rear mkbackup`` runs (OUTPUT=ISO, the backup in the ISO).
+3. recovery: a new VM with two blank disks (or the original's dirty ones)
+   boots the rescue ISO; ``rear recover`` runs unattended (a system-setup.d
+   script in the rescue image starts it, see tests/vm/e2e.sh).
+4. restored: the recovered disks boot alone; the checks read what the booted
+   system shows (root device, /proc/mdstat, mdadm.conf, data checksums).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.vm.vmlib import VM, DiskSpec, RunResult, _locked, cache_root
+
+HERE = Path(__file__).resolve().parent
+E2E_SH = HERE / "e2e.sh"
+E2E_INSTALL_SH = HERE / "e2e-install.sh"
+DISK_MIB = 3072
+SCRATCH_MIB = 4096
+SOURCE_DISKS = ("a", "b")
+
+INSTALL = r"""
+. /mnt/host/layouts.sh
+. /mnt/host/e2e-install.sh
+step "install: Debian on an IMSM RAID1 volume"
+make_container imsm0 imsm $(disk a) $(disk b)
+make_volume Volume0 raid1 max - $(disk a) $(disk b)
+settle
+volume=$(md_of Volume0)
+install_on_volume "$volume" /target
+write_data /target
+rescue_hook /target
+mdadm --detail --export "$volume" | sed -n 's/^MD_UUID=//p' >"$VMTEST_SHARE/volume-uuid.txt"
+umount /target
+cat /proc/mdstat
+"""
+
+ORIGINAL = r"""
+. /mnt/host/layouts.sh
+. /mnt/host/e2e.sh
+step "original system, booted from its disks"
+findmnt -no SOURCE / | tee "$VMTEST_SHARE/root-source.txt"
+cat /proc/mdstat | tee "$VMTEST_SHARE/mdstat.txt"
+root_md=$(findmnt -no SOURCE /); root_md=${root_md%p[0-9]*}
+mdadm --detail "$root_md" >"$VMTEST_SHARE/detail-before.txt"
+mkfs.ext4 -q -F -L scratch "$(disk s)"
+mkdir -p /mnt/scratch
+mount "$(disk s)" /mnt/scratch
+mkdir -p /mnt/scratch/tmp
+e2e_rear_config
+step "rear mkbackup"
+TMPDIR=/mnt/scratch/tmp rear_run mkbackup
+cp /var/lib/rear/layout/disklayout.conf "$VMTEST_SHARE/"
+iso=$(ls /mnt/scratch/output/*.iso)
+ls -l "$iso"
+cp "$iso" "$VMTEST_SHARE/rescue.iso"
+"""
+
+RECOVER = r"""
+step "rescue system booted from the ISO"
+cat /proc/mdstat 2>/dev/null | tee "$VMTEST_SHARE/mdstat-at-boot.txt" || echo "no /proc/mdstat"
+rc=0
+rear -v recover || rc=$?
+echo "$rc" >"$VMTEST_SHARE/recover.rc"
+cp /var/log/rear/rear-*.log "$VMTEST_SHARE/" 2>/dev/null || true
+cp /var/lib/rear/layout/diskrestore.sh /var/lib/rear/layout/disklayout.conf "$VMTEST_SHARE/" 2>/dev/null || true
+cp /var/lib/rear/layout/mdcontainer-uuid-map "$VMTEST_SHARE/" 2>/dev/null || true
+cat /proc/mdstat
+exit "$rc"
+"""
+
+RESTORED = r"""
+. /mnt/host/layouts.sh
+. /mnt/host/e2e.sh
+step "the restored system, booted from its disks"
+check_restored
+root_md=$(findmnt -no SOURCE /); root_md=${root_md%p[0-9]*}
+mdadm --detail "$root_md" >"$VMTEST_SHARE/detail-after.txt"
+"""
+
+
+def files() -> dict[str, str]:
+    return {"layouts.sh": (HERE / "layouts.sh").read_text(), "e2e.sh": E2E_SH.read_text(),
+            "e2e-install.sh": E2E_INSTALL_SH.read_text()}
+
+
+@dataclass
+class Restore:
+    """One recovery from the rescue ISO and the boot of the recovered disks."""
+
+    target: str
+    recovery: RunResult
+    restored: RunResult
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def recover_log(self) -> str:
+        share = self.recovery.share_dir
+        return "".join(path.read_text(errors="replace") for path in sorted(share.glob("rear-*.log")))
+
+
+@dataclass
+class E2E:
+    """What one end-to-end run left behind, with the wall time of each phase."""
+
+    original_uuid: str
+    data_sha256: str
+    original: RunResult
+    restores: list[Restore]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def recovery(self) -> RunResult:
+        return self.restores[0].recovery
+
+    @property
+    def restored(self) -> RunResult:
+        return self.restores[0].restored
+
+    def recover_log(self) -> str:
+        return self.restores[0].recover_log()
+
+
+def install_key(image_path: Path) -> str:
+    """The install phase's inputs: the test image, its script, the guest helpers, the disk size."""
+    digest = hashlib.sha256()
+    for part in (image_path.name, INSTALL, E2E_INSTALL_SH.read_text(), (HERE / "layouts.sh").read_text(),
+                 (HERE / "prelude.sh").read_text(), str(DISK_MIB)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def install(vm: VM, say: Callable[[str], None] = print) -> tuple[str, str]:
+    """Disks a and b of ``vm`` hold the installed system; returns (volume UUID, data checksums)."""
+    cache = cache_root() / "e2e" / install_key(vm.image.path)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(cache.parent / f".{cache.name}.lock"):
+        if not (cache / "done").is_file():
+            say("installing Debian on an IMSM RAID1 volume (cached afterwards)")
+            res = vm.run(INSTALL, files=files(), label="install", timeout=3600)
+            if res.rc != 0:
+                raise AssertionError(f"install failed (rc {res.rc}):\n{res.output[-6000:]}")
+            tmp = cache.with_name(cache.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            for name in SOURCE_DISKS:
+                _sparse_copy(vm.disk_path(name), tmp / f"{name}.raw")
+            for name in ("data.sha256", "volume-uuid.txt"):
+                shutil.copy(res.share_dir / name, tmp / name)
+            (tmp / "done").touch()
+            shutil.rmtree(cache, ignore_errors=True)
+            tmp.rename(cache)
+        else:
+            say(f"installed system from the cache {cache}")
+            for name in SOURCE_DISKS:
+                _sparse_copy(cache / f"{name}.raw", vm.disk_path(name))
+    return (cache / "volume-uuid.txt").read_text().strip(), (cache / "data.sha256").read_text()
+
+
+def _sparse_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "--sparse=always", str(source), str(target)], check=True)
+
+
+def recover_and_boot(target: VM, iso: Path, data: dict[str, str], name: str,
+                     say: Callable[[str], None] = print) -> Restore:
+    """Boot the rescue ISO on ``target``'s disks, ``rear recover``, then boot the recovered disks."""
+    say(f"booting the rescue ISO ({iso.stat().st_size // 2**20} MiB) on the {name} disks; rear recover")
+    recovery = target.run(RECOVER, label=f"recover-{name}", boot=f"cdrom:{iso}", root=False, timeout=3600,
+                          require_rc=False)
+    assert recovery.rc == 0, recovery.output[-8000:] + recovery.console_log[-4000:]
+    say(f"booting the restored disks ({name})")
+    restored = target.run(RESTORED, files=data, label=f"restored-{name}", boot="disk:a", root=False,
+                          timeout=1800, require_rc=False)
+    return Restore(target=name, recovery=recovery, restored=restored,
+                   seconds={f"rescue boot + recover ({name})": recovery.seconds,
+                            f"restored boot ({name})": restored.seconds})
+
+
+def run_e2e(make_vm: Callable[[Sequence[DiskSpec]], VM], workdir: Path, *, dirty: bool = False,
+            say: Callable[[str], None] = print) -> E2E:
+    """Install (cached), the original's mkbackup, recovery onto two blank disks and its boot.
+
+    ``dirty``: afterwards also recover onto the original's own disks (the
+    rescue system's udev assembles their old arrays) and boot those.
+    Asserts each phase's own success; returns what the checks need.
+    """
+    seconds: dict[str, float] = {}
+    disks = [DiskSpec(name, DISK_MIB) for name in SOURCE_DISKS]
+    source = make_vm([*disks, DiskSpec("s", SCRATCH_MIB)])
+    started = time.monotonic()
+    original_uuid, data_sha256 = install(source, say)
+    seconds["install"] = time.monotonic() - started
+    data = {**files(), "data.sha256": data_sha256}
+
+    say("booting the original system from its disks; rear mkbackup")
+    original = source.run(ORIGINAL, files=data, label="original", boot="disk:a", root=False, timeout=3600)
+    seconds["original boot + mkbackup"] = original.seconds
+    assert original.rc == 0, original.output[-8000:] + original.console_log[-3000:]
+    assert re.fullmatch(r"/dev/md\d+p1", original.file("root-source.txt").strip()), original.file("root-source.txt")
+    workdir.mkdir(parents=True, exist_ok=True)
+    iso = workdir / "rescue.iso"
+    shutil.move(str(original.share_dir / "rescue.iso"), iso)
+
+    restores = [recover_and_boot(make_vm(disks), iso, data, "blank", say)]
+    if dirty:
+        source.remove_disk("s")
+        restores.append(recover_and_boot(source, iso, data, "dirty", say))
+    for restore in restores:
+        seconds.update(restore.seconds)
+    return E2E(original_uuid=original_uuid, data_sha256=data_sha256, original=original, restores=restores,
+               seconds=seconds)
+
+
+def check_restored_system(e2e: E2E, restore: Restore | None = None) -> None:
+    """The restored disks booted into the recovered system, from the recreated arrays."""
+    res = (restore or e2e.restores[0]).restored
+    assert res.rc == 0, res.output[-6000:] + res.console_log[-6000:]
+    # Root is on a partition of a recreated volume: the initramfs assembled it.
+    assert re.fullmatch(r"/dev/md\d+p1", res.file("root-source.txt").strip()), res.file("root-source.txt")
+    mdstat = res.file("mdstat.txt")
+    assert "external:imsm" in mdstat and re.search(r"external:/md\d+/0", mdstat), mdstat
+    assert not re.search(r"resync|recovery", mdstat), mdstat
+    volumes = res.file("volumes.txt").splitlines()
+    assert volumes, mdstat
+    for line in volumes:
+        _name, state, action = line.split()
+        assert state in ("clean", "active", "active-idle"), line
+        assert action in ("idle", "-"), line
+    checked = res.file("data-check.txt")
+    assert checked.count(": OK") == len(e2e.data_sha256.splitlines()), checked
+    # New arrays, new UUIDs; the restored mdadm.conf names them and not the old ones.
+    scan_uuids = set(re.findall(r"UUID=([0-9a-f:]{35})", res.file("detail-scan.txt")))
+    conf = res.file("mdadm.conf")
+    conf_uuids = set(re.findall(r"UUID=([0-9a-f:]{35})", conf))
+    assert len(scan_uuids) == 2 and scan_uuids <= conf_uuids, (scan_uuids, conf)
+    assert e2e.original_uuid not in conf, conf
+    assert e2e.original_uuid not in scan_uuids, "IMSM gave the recreated volume its old UUID?"
