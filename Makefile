@@ -4,7 +4,7 @@
 #   make uninstall                             remove exactly what install put there
 #   make test                                  unit, bats and VM tests (installs what it needs)
 #   make demo                                  the main job, end to end, in a VM
-#   make e2e                                   the end-to-end VM test, also onto the dirty original disks
+#   make e2e                                   the end-to-end VM tests (mkbackup, rescue ISO, recover, boot)
 #   make lint                                  ruff, shellcheck, bash -n
 #   make deb / make rpm [DISTDIR=dist]         the rear-mdcontainer package (Debian / RPM, noarch)
 #   make bench [BENCH="codegen ..."]           what the plugin costs, measured (not part of make test)
@@ -140,9 +140,9 @@ rpm: pkg-source
 demo: deps
 	.venv/bin/python -m tests.vm.demo
 
-# The end-to-end VM test with its dirty-disk variant (make test runs the blank-disk one only, for CI's time).
+# The end-to-end VM test, onto blank and onto the dirty original disks (about 45 VM minutes: not in make test).
 e2e: deps
-	MDC_E2E_DIRTY=1 .venv/bin/python -m pytest tests/vm/test_e2e.py -s -p no:cacheprovider $(PYTEST_ARGS)
+	MDC_E2E=1 MDC_E2E_DIRTY=1 .venv/bin/python -m pytest tests/vm/test_e2e.py -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # Overheads measured side by side (issues #3, #7), a benchmark, not a test: BENCH= chooses parts out of
 # savelayout recreate rescue codegen (default all: VMs one after another, 1.5-2 hours; results in
