@@ -3,7 +3,13 @@
 A volume in an IMSM/DDF container starts read-only ("read-auto") and becomes
 writable only when mdmon, which updates the external metadata, runs for its
 container.  Without mdmon a write blocks or fails ("Array remains readonly").
-The wait is bounded and ends with a message that says what is missing.
+With mdmon, a volume that needs no resync (created clean, or assembled clean
+from a firmware-made RAID) stays "read-auto" until its first write: the kernel
+then asks mdmon to mark the metadata dirty ("write-pending") and goes on.
+``mdadm --readwrite`` cannot switch such a volume (for external metadata it
+only pings mdmon), so "read-auto" with a running mdmon counts as writable
+after a short grace period.  The wait is bounded and ends with a message that
+says what is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from .errors import MdcError
 from .system import System
 
 WRITABLE_STATES = ("clean", "active", "active-idle", "write-pending")
+#: Seconds a read-auto volume gets to turn active by itself before mdmon is trusted to handle its first write.
+READ_AUTO_GRACE = 2.0
 
 
 def _md_name(subject: str, device: str) -> str:
@@ -46,7 +54,8 @@ def wait_writable(system: System, device: str, container: str, member: int | Non
         found = f"metadata_version '{version}'" if version else "no such md array"
         raise MdcError(subject, f"{device} is not {expected} ({found})",
                        "the volume was not created as recorded; rerun the recovery from the container step")
-    deadline = clock() + timeout
+    started = clock()
+    deadline = started + timeout
     asked_readwrite = False
     while True:
         state = system.md_value(md, "array_state")
@@ -56,6 +65,9 @@ def wait_writable(system: System, device: str, container: str, member: int | Non
             # A first write would switch it; asking explicitly avoids waiting for one.
             system.run("mdadm", "--readwrite", device)
             asked_readwrite = True
+        if (state == "read-auto" and clock() - started >= min(READ_AUTO_GRACE, timeout)
+                and mdmon_running(system, container_md)):
+            return f"{device} is writable on its first write (read-auto, mdmon runs for {container})"
         if clock() >= deadline:
             if not mdmon_running(system, container_md):
                 raise MdcError(subject, f"{device} stays '{state}': mdmon is not running for {container}",

@@ -131,14 +131,26 @@ def test_timeout_with_a_stale_mdmon_pid_file_names_mdmon(tree):
     assert "mdmon is not running" in info.value.problem
 
 
-def test_timeout_with_mdmon_running(tree):
+def test_read_auto_with_mdmon_is_writable_on_its_first_write(tree):
+    # A clean RAID1 (firmware-made, kept with MDCONTAINER_REUSE=yes) stays read-auto until written:
+    # mdadm --readwrite only pings mdmon, the first write goes through mdmon (measured in the VM).
     tree.readwrite_state = None
+    _mdmon(tree)
+    clock = Clock()
+    assert _wait(tree, clock, timeout=60) == ("/dev/md126 is writable on its first write (read-auto, mdmon runs for "
+                                              "/dev/md127)")
+    assert tree.calls == [("mdadm", "--readwrite", "/dev/md126")]
+    assert clock.sleeps == [0.5] * 4  # the grace period for a switch by itself
+
+
+def test_timeout_with_mdmon_running(tree):
+    tree.set_md_state("md126", "inactive")
     _mdmon(tree)
     with pytest.raises(MdcError) as info:
         _wait(tree, Clock(), timeout=2.5)
-    assert info.value.problem == "/dev/md126 is still 'read-auto' after 2.5 seconds"
+    assert info.value.problem == "/dev/md126 is still 'inactive' after 2.5 seconds"
     assert "MDCONTAINER_WAIT_SECONDS" in info.value.fix
-    assert tree.calls == [("mdadm", "--readwrite", "/dev/md126")]
+    assert tree.calls == []
 
 
 def test_becomes_writable_while_waiting(tree):
