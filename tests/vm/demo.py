@@ -8,7 +8,7 @@ The BIOS end-to-end scenario of tests/vm/endtoend.py:
 2. That system boots from its disks (SeaBIOS, no kernel passed by QEMU), the
    plugin is installed (``make install DESTDIR=...``) and ``rear mkbackup``
    writes a rescue ISO with the backup inside.
-3. A new VM with two blank disks boots the rescue ISO and runs ``rear
+3. A new VM with blank disks of the same sizes boots the rescue ISO and runs ``rear
    recover`` unattended: the plugin recreates container and volume, verifies
    them, makes the restored system name the new UUIDs and installs GRUB onto
    the volume.

@@ -89,10 +89,10 @@ def test_boots_in_order_and_the_checks_pass_on_a_good_restore(tmp_path: Path, fa
     assert log == [
         "install boot=kernel root=True disks=a,b,s",
         "original boot=disk:a root=False disks=a,b,s",
-        f"recover-blank boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b",
-        "restored-blank boot=disk:a root=False disks=a,b",
-        f"recover-dirty boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b",
-        "restored-dirty boot=disk:a root=False disks=a,b",
+        f"recover-blank boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b,s",
+        "restored-blank boot=disk:a root=False disks=a,b,s",
+        f"recover-dirty boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b,s",
+        "restored-dirty boot=disk:a root=False disks=a,b,s",
     ]
     assert [r.target for r in e2e.restores] == ["blank", "dirty"]
     for restore in e2e.restores:
