@@ -31,6 +31,7 @@ class FakeVM:
         self.disks = list(disks)
         self.log = log
         self.runs = 0
+        self.extra_qemu_args: list[str] = []
 
     def disk_path(self, name: str) -> Path:
         path = self.workdir / "disks" / f"{name}.raw"
@@ -87,14 +88,15 @@ def test_boots_in_order_and_the_checks_pass_on_a_good_restore(tmp_path: Path, fa
 
     e2e = endtoend.run_e2e(make_vm, tmp_path, dirty=True, say=lambda _: None)  # type: ignore[arg-type]
     assert log == [
-        "install boot=kernel root=True disks=a,b,s",
-        "original boot=disk:a root=False disks=a,b,s",
-        f"recover-blank boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b,s",
-        "restored-blank boot=disk:a root=False disks=a,b,s",
-        f"recover-dirty boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b,s",
-        "restored-dirty boot=disk:a root=False disks=a,b,s",
+        "install boot=kernel root=True disks=a,b",
+        "original boot=disk:a root=False disks=a,b",
+        f"recover-blank boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b",
+        "restored-blank boot=disk:a root=False disks=a,b",
+        f"recover-dirty boot=cdrom:{tmp_path / 'rescue.iso'} root=False disks=a,b",
+        "restored-dirty boot=disk:a root=False disks=a,b",
     ]
     assert [r.target for r in e2e.restores] == ["blank", "dirty"]
+    assert "serial=MDC-SCRATCH" in " ".join(vms[0].extra_qemu_args) and not vms[1].extra_qemu_args
     for restore in e2e.restores:
         endtoend.check_restored_system(e2e, restore)
         assert "GRUB2 is installed onto the volume" in restore.recover_log()
