@@ -75,7 +75,7 @@ lsblk -d -o NAME,SIZE,SERIAL
 as_rescue_system "$(awk '$1 == "fs" && $3 == "/srv/t/root" {print $2}' $L)"
 con=$(awk '$1 == "mdcontainer" {print $2}' $L)
 survivor=$(awk '$1 == "mdcontainer" {sub("devices=", "", $4); print $4}' $L)
-other=$(for d in $(disk a2) $(disk b2); do [[ $d != "$survivor" ]] && echo $d; done)
+other=$(for d in $(disk a2) $(disk b2); do if [[ $d != "$survivor" ]]; then echo $d; fi; done)
 echo "survivor slot disk: $survivor, the other blank disk: $other"
 sha256sum $(disk a2) $(disk b2) >/root/blank.sha
 
