@@ -102,3 +102,104 @@ as_rescue_system() {
     sed -i -e 's|^disk /dev/vda |#disk /dev/vda |' -e 's|^fs /dev/vda / |#fs /dev/vda / |' "$layout"
     sed -i -E "s|^fs $root_fs_dev [^ ]+ |fs $root_fs_dev / |" "$layout"
 }
+
+# make_native NAME DISK...: a native md RAID1 (metadata 1.2) /dev/md/NAME on the disks.
+make_native() {
+    local name=$1
+    shift
+    mdadm --create "/dev/md/$name" --run --metadata=1.2 --level=1 --raid-devices=$# --assume-clean "$@" >&2
+}
+
+# save_layouts: 'rear savelayout' twice. First with the plugin switched off (MDCONTAINER_ENABLED=no:
+# what upstream ReaR alone records); /var/lib/rear as it left it goes to the share as
+# rear-upstream.tar (restore_recording puts it back in a VM without the plugin), its disklayout.conf
+# as disklayout-upstream.conf, its log as rear-savelayout-upstream.log. Then, from a clean
+# /var/lib/rear/{layout,recovery}, with the plugin (save_layout); then record_disk_names.
+save_layouts() {
+    rear_config MDCONTAINER_ENABLED=no
+    step "rear savelayout with MDCONTAINER_ENABLED=no (upstream's recording)"
+    rear_run savelayout
+    mv "$VMTEST_SHARE/rear-savelayout.log" "$VMTEST_SHARE/rear-savelayout-upstream.log"
+    cp /var/lib/rear/layout/disklayout.conf "$VMTEST_SHARE/disklayout-upstream.conf"
+    tar -C /var/lib/rear -cf "$VMTEST_SHARE/rear-upstream.tar" .
+    rm -rf /var/lib/rear/layout /var/lib/rear/recovery
+    rear_config
+    step "rear savelayout with the plugin"
+    save_layout
+    record_disk_names
+}
+
+# record_disk_names: "NAME /dev/sdX" of every attached vmlib disk into the share (disk-names.txt). The
+# kernel names of the disks can differ from boot to boot (asynchronous probing, several controllers).
+record_disk_names() {
+    local name _serial _size
+    while read -r name _serial _size; do
+        echo "$name $(disk "$name")"
+    done <"$VMTEST_SHARE/disks.txt" | tee "$VMTEST_SHARE/disk-names.txt"
+}
+
+# restore_recording: /var/lib/rear from <share>/rear-recording.tar, if the host put one there.
+restore_recording() {
+    [[ -e $VMTEST_SHARE/rear-recording.tar ]] || return 0
+    rm -rf /var/lib/rear
+    mkdir -p /var/lib/rear
+    tar -C /var/lib/rear -xf "$VMTEST_SHARE/rear-recording.tar"
+}
+
+# array_facts: one line per md array (not containers) that carries a labelled file system, keyed by
+# the label of its first partition, with what a recovery must reproduce, read from sysfs and blkid
+# (not through the plugin, and independent of md numbers and layout entries), disks by vmlib name:
+#   KEY level= raid-devices= size=<component KiB> chunk=<bytes> container=<imsm|ddf>:<member disks,
+#   sorted>|native:<metadata version> members=<disks in slot order> fs=<label:uuid,...>
+#   state=<array_state> data=old|new (old: the first file system has the scenarios' /data.txt)
+# debugfs reads the file systems from the disks (after a sync).
+array_facts() {
+    local -A names=()
+    local name _serial _size md n level meta c container members fs p label uuid first files data
+    sync
+    while read -r name _serial _size; do
+        names[$(basename "$(disk "$name")")]=$name
+    done <"$VMTEST_SHARE/disks.txt"
+    _array_disks() {  # /sys/block/mdX/md: its member disks by name, in slot order (containers: sorted)
+        local dev slot
+        for dev in "$1"/dev-*; do
+            [[ -e $dev ]] || continue
+            slot=$(cat "$dev/slot" 2>/dev/null || echo none)
+            [[ $slot =~ ^[0-9]+$ ]] || slot=999
+            echo "$slot ${names[${dev##*/dev-}]:-${dev##*/dev-}}"
+        done | sort -k1,1n -k2 | awk '{print $2}' | paste -sd, -
+    }
+    for md in $(md_devices); do
+        n=${md##*/}
+        level=$(cat "/sys/block/$n/md/level" 2>/dev/null) || continue
+        [[ -n $level && $level != container ]] || continue
+        meta=$(cat "/sys/block/$n/md/metadata_version")
+        if [[ $meta == external:* ]]; then
+            c=${meta#external:}
+            c=${c#[/-]}
+            c=${c%%/*}
+            container="$(sed 's/^external://' "/sys/block/$c/md/metadata_version"):$(_array_disks "/sys/block/$c/md")"
+        else
+            container="native:$meta"
+        fi
+        members=$(_array_disks "/sys/block/$n/md")
+        fs="" first=""
+        for p in "/sys/block/$n/${n}p"*; do
+            [[ -e $p ]] || continue
+            p=${p##*/}
+            label=$(blkid -o value -s LABEL "/dev/$p" || true)
+            uuid=$(blkid -o value -s UUID "/dev/$p" || true)
+            [[ -n $label ]] || continue
+            fs+="${fs:+,}$label:$uuid"
+            [[ -n $first ]] || first=$p
+        done
+        [[ -n $first ]] || continue
+        files=$(debugfs -R 'ls -p /' "/dev/$first" 2>/dev/null | awk -F/ 'NF > 5 {print $6}' \
+                | grep -x data.txt || true)
+        data=new
+        [[ -z $files ]] || data=old
+        echo "${fs%%:*} level=$level raid-devices=$(cat "/sys/block/$n/md/raid_disks")" \
+             "size=$(cat "/sys/block/$n/md/component_size") chunk=$(cat "/sys/block/$n/md/chunk_size")" \
+             "container=$container members=$members fs=$fs state=$(cat "/sys/block/$n/md/array_state") data=$data"
+    done
+}
