@@ -103,4 +103,9 @@ LAYOUT
     run get_device_from_partition /dev/md125p1 1
     assert_failure
     refute_output
+    # the plugin turned off: upstream's answer only
+    MDCONTAINER_ENABLED=no
+    run get_device_from_partition /dev/md126p1 1
+    assert_failure
+    refute_output
 }

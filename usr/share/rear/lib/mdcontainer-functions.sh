@@ -112,6 +112,7 @@ if declare -F get_device_from_partition >/dev/null && ! declare -F mdcontainer_u
             echo "$device"
             return 0
         fi
+        is_false "${MDCONTAINER_ENABLED:-yes}" && return 1
         if [[ "$1" =~ ^(/dev/md[0-9]+)p[0-9]+$ ]] && test -b "${BASH_REMATCH[1]}" ; then
             echo "${BASH_REMATCH[1]}"
             return 0
