@@ -13,14 +13,25 @@ E2E_DATA=/root/e2e-data
 # port (the test reads it), no platform check for IMSM (QEMU has no Intel RST).
 E2E_CMDLINE="console=ttyS0 rw panic=-1 mitigations=off net.ifnames=0 IMSM_NO_PLATFORM=1"
 
-# install_on_volume VOLUME TARGET: copy this VM's Debian root onto partition 1 of
-# VOLUME (an IMSM volume), make it boot from there: fstab, mdadm.conf, an
-# initramfs with mdadm, GRUB on the volume. Leaves TARGET mounted.
+# install_on_volume VOLUME TARGET [FIRMWARE]: copy this VM's Debian root onto
+# VOLUME (an IMSM volume) and make it boot from there: fstab, mdadm.conf, an
+# initramfs with mdadm, GRUB. FIRMWARE bios (default): an msdos label, root on
+# partition 1, GRUB's i386-pc core on the volume. uefi: a GPT with the ESP on
+# partition 1 (vfat, /boot/efi) and root on partition 2, GRUB's x86_64-efi image
+# in EFI/debian and in the removable path EFI/BOOT (no NVRAM here: the install
+# VM boots without UEFI; OVMF finds the removable path, ReaR's recovery writes
+# the boot entry). Leaves TARGET mounted, its ESP not.
 install_on_volume() {
-    local volume=$1 target=$2 part uuid
-    parted -s "$volume" mklabel msdos mkpart primary ext4 1MiB 100% set 1 boot on
+    local volume=$1 target=$2 firmware=${3:-bios} part esp="" uuid
+    if [[ $firmware == uefi ]]; then
+        parted -s "$volume" mklabel gpt mkpart e2e-esp fat32 1MiB 65MiB set 1 esp on \
+            mkpart e2e-root ext4 65MiB 100%
+        part=${volume}p2 esp=${volume}p1
+    else
+        parted -s "$volume" mklabel msdos mkpart primary ext4 1MiB 100% set 1 boot on
+        part=${volume}p1
+    fi
     settle
-    part=${volume}p1
     wait_for "$part"
     mkfs.ext4 -q -F -L "$E2E_ROOT_LABEL" "$part"
     mkdir -p "$target"
@@ -29,12 +40,14 @@ install_on_volume() {
     # Not /proc, /sys, /dev, /run, the host share (other file systems), and not
     # what a disk-only machine without network, sound or graphics never reads:
     # every MiB costs time twice (the copy, then ReaR's backup and restore).
-    local kv
+    local kv grub_exclude=()
     kv=$(uname -r)
+    # The other firmware's GRUB modules are dead weight (ReaR's UEFI rescue ISO needs x86_64-efi).
+    [[ $firmware == uefi ]] || grub_exclude=(--exclude=./usr/lib/grub/x86_64-efi)
     tar -C / --one-file-system -cf - \
         --exclude=./usr/share/doc --exclude=./usr/share/man --exclude=./usr/share/info \
         --exclude=./usr/share/locale --exclude=./var/cache/apt --exclude=./var/lib/apt/lists \
-        --exclude=./usr/lib/grub/x86_64-efi --exclude=./usr/share/i18n \
+        "${grub_exclude[@]}" --exclude=./usr/share/i18n \
         --exclude="./usr/lib/modules/$kv/kernel/sound" --exclude="./usr/lib/modules/$kv/kernel/drivers/gpu" \
         --exclude="./usr/lib/modules/$kv/kernel/drivers/media" --exclude="./usr/lib/modules/$kv/kernel/drivers/net" \
         --exclude="./usr/lib/modules/$kv/kernel/drivers/infiniband" --exclude="./usr/lib/modules/$kv/kernel/drivers/staging" \
@@ -56,6 +69,13 @@ install_on_volume() {
     du -sxh "$target" | tee "$VMTEST_SHARE/installed-size.txt"
     uuid=$(blkid -o value -s UUID "$part")
     printf 'UUID=%s / ext4 rw,errors=remount-ro 0 1\n' "$uuid" >"$target/etc/fstab"
+    if [[ -n $esp ]]; then
+        wait_for "$esp"
+        mkfs.vfat -F 32 -n E2E-ESP "$esp" >/dev/null
+        mkdir -p "$target/boot/efi"
+        mount "$esp" "$target/boot/efi"
+        printf 'UUID=%s /boot/efi vfat umask=0077 0 1\n' "$(blkid -o value -s UUID "$esp")" >>"$target/etc/fstab"
+    fi
     /usr/share/mdadm/mkconf >"$target/etc/mdadm/mdadm.conf"
     test -f "$target/etc/default/grub" || cp "$target/usr/share/grub/default/grub" "$target/etc/default/grub"
     sed -i -e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=0/' \
@@ -73,16 +93,22 @@ install_on_volume() {
     # mdmon): its mdadm --assemble --scan finds the arrays without ARRAY lines.
     # update-initramfs costs over 5 minutes under software emulation; ReaR's
     # recovery runs it anyway, with the new mdadm.conf.
-    chroot "$target" grub-install --target=i386-pc "$volume"
+    if [[ $firmware == uefi ]]; then
+        chroot "$target" grub-install --target=x86_64-efi --efi-directory=/boot/efi --bootloader-id=debian \
+            --no-nvram --force-extra-removable
+    else
+        chroot "$target" grub-install --target=i386-pc "$volume"
+    fi
     # grub.cfg by hand (grub-mkconfig costs minutes here; ReaR's recovery runs it
     # in the restored system anyway).
     cat >"$target/boot/grub/grub.cfg" <<GRUBCFG
 set timeout=0
 set default=0
 insmod part_msdos
+insmod part_gpt
 insmod ext2
 search --no-floppy --fs-uuid --set=root $uuid
-menuentry 'Debian on IMSM' {
+menuentry 'Debian on IMSM ($firmware)' {
     linux /boot/vmlinuz-$kv root=UUID=$uuid $E2E_CMDLINE quiet loglevel=3 systemd.show_status=0
     initrd /boot/initrd.img-$kv
 }
@@ -90,6 +116,10 @@ GRUBCFG
     for fs in run sys proc dev; do
         umount -R "$target/$fs"
     done
+    if [[ -n $esp ]]; then
+        find "$target/boot/efi" -type f | sed "s|^$target||" | tee "$VMTEST_SHARE/esp-files.txt"
+        umount "$target/boot/efi"
+    fi
 }
 
 # write_data TARGET: files with known checksums, into $VMTEST_SHARE/data.sha256.

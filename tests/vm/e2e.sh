@@ -24,6 +24,25 @@ REAR_INITRD_COMPRESSION=fast
 USER_INPUT_TIMEOUT=3
 COPY_AS_IS+=( /etc/scripts/system-setup.d/99-vmtest.sh )
 CONF
+    if [[ -d /sys/firmware/efi ]]; then
+        # The UEFI rescue ISO boots through ReaR's GRUB menu: its recovery entry
+        # at once (the default is "Boot next EFI" after 300 s), on the serial console.
+        cat >>/etc/rear/local.conf <<'CONF'
+GRUB2_DEFAULT_BOOT=rear
+GRUB2_TIMEOUT=3
+USE_SERIAL_CONSOLE=yes
+CONF
+    fi
+}
+
+# efi_facts: how this system was started (bios or uefi) and, under UEFI, the boot entries.
+efi_facts() {
+    if [[ -d /sys/firmware/efi ]]; then
+        echo "firmware uefi"
+        efibootmgr -v
+    else
+        echo "firmware bios"
+    fi
 }
 
 # check_restored: what the booted, restored system must show; facts into the share.
@@ -34,6 +53,7 @@ check_restored() {
     cat /proc/mdstat | tee "$VMTEST_SHARE/mdstat.txt"
     mdadm --detail --scan | tee "$VMTEST_SHARE/detail-scan.txt"
     cp /etc/mdadm/mdadm.conf "$VMTEST_SHARE/mdadm.conf"
+    efi_facts >"$VMTEST_SHARE/efi.txt"
     for volume in $(md_devices); do
         md_is_volume "$volume" || continue
         echo "${volume##*/} $(cat /sys/block/${volume##*/}/md/array_state) $(cat /sys/block/${volume##*/}/md/sync_action 2>/dev/null || echo -)"

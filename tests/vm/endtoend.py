@@ -47,7 +47,7 @@ make_container imsm0 imsm $(disk a) $(disk b)
 make_volume Volume0 raid1 max - $(disk a) $(disk b)
 settle
 volume=$(md_of Volume0)
-install_on_volume "$volume" /target
+install_on_volume "$volume" /target "$E2E_FIRMWARE"
 write_data /target
 rescue_hook /target
 mdadm --detail --export "$volume" | sed -n 's/^MD_UUID=//p' >"$VMTEST_SHARE/volume-uuid.txt"
@@ -63,6 +63,7 @@ findmnt -no SOURCE / | tee "$VMTEST_SHARE/root-source.txt"
 cat /proc/mdstat | tee "$VMTEST_SHARE/mdstat.txt"
 root_md=$(findmnt -no SOURCE /); root_md=${root_md%p[0-9]*}
 mdadm --detail "$root_md" >"$VMTEST_SHARE/detail-before.txt"
+efi_facts | tee "$VMTEST_SHARE/efi-before.txt"
 scratch=$(readlink -f /dev/disk/by-id/virtio-MDC-SCRATCH)
 mkfs.ext4 -q -F -L scratch "$scratch"
 mkdir -p /mnt/scratch
@@ -128,6 +129,7 @@ class E2E:
     original: RunResult
     restores: list[Restore]
     seconds: dict[str, float] = field(default_factory=dict)
+    firmware: str = "bios"
 
     @property
     def recovery(self) -> RunResult:
@@ -141,23 +143,24 @@ class E2E:
         return self.restores[0].recover_log()
 
 
-def install_key(image_path: Path) -> str:
-    """The install phase's inputs: the test image, its script, the guest helpers, the disk size."""
+def install_key(image_path: Path, firmware: str = "bios") -> str:
+    """The install phase's inputs: the test image, its script, the guest helpers, the disk size, the firmware."""
     digest = hashlib.sha256()
     for part in (image_path.name, INSTALL, E2E_INSTALL_SH.read_text(), (HERE / "layouts.sh").read_text(),
-                 (HERE / "prelude.sh").read_text(), str(DISK_MIB)):
+                 (HERE / "prelude.sh").read_text(), str(DISK_MIB), firmware):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def install(vm: VM, say: Callable[[str], None] = print) -> tuple[str, str]:
     """Disks a and b of ``vm`` hold the installed system; returns (volume UUID, data checksums)."""
-    cache = cache_root() / "e2e" / install_key(vm.image.path)
+    cache = cache_root() / "e2e" / install_key(vm.image.path, vm.firmware)
     cache.parent.mkdir(parents=True, exist_ok=True)
     with _locked(cache.parent / f".{cache.name}.lock"):
         if not (cache / "done").is_file():
-            say("installing Debian on an IMSM RAID1 volume (cached afterwards)")
-            res = vm.run(INSTALL, files=files(), label="install", timeout=3600)
+            say(f"installing Debian on an IMSM RAID1 volume, {vm.firmware.upper()} boot (cached afterwards)")
+            res = vm.run(INSTALL, files=files(), label="install", timeout=3600,
+                         env={"E2E_FIRMWARE": vm.firmware})
             if res.rc != 0:
                 raise AssertionError(f"install failed (rc {res.rc}):\n{res.output[-6000:]}")
             tmp = cache.with_name(cache.name + ".tmp")
@@ -199,6 +202,16 @@ def attach_scratch(vm: VM) -> None:
                            "-device", "virtio-blk-pci,drive=scratch,serial=MDC-SCRATCH"]
 
 
+def disk_boot(vm: VM) -> str:
+    """How ``vm`` boots its own disks: SeaBIOS from disk a; OVMF by its BootOrder (ReaR's entry after recovery)."""
+    return "firmware" if vm.firmware == "uefi" else "disk:a"
+
+
+def root_partition(firmware: str) -> str:
+    """The installed root file system's partition on the volume (UEFI: the ESP is partition 1)."""
+    return "p2" if firmware == "uefi" else "p1"
+
+
 def recover_and_boot(target: VM, iso: Path, data: dict[str, str], name: str,
                      say: Callable[[str], None] = print) -> Restore:
     """Boot the rescue ISO on ``target``'s disks, ``rear recover``, then boot the recovered disks."""
@@ -207,7 +220,7 @@ def recover_and_boot(target: VM, iso: Path, data: dict[str, str], name: str,
                           require_rc=False)
     assert recovery.rc == 0, recovery.output[-8000:] + recovery.console_log[-4000:]
     say(f"booting the restored disks ({name})")
-    restored = target.run(RESTORED, files=data, label=f"restored-{name}", boot="disk:a", root=False,
+    restored = target.run(RESTORED, files=data, label=f"restored-{name}", boot=disk_boot(target), root=False,
                           timeout=1800, require_rc=False)
     return Restore(target=name, recovery=recovery, restored=restored,
                    seconds={f"rescue boot + recover ({name})": recovery.seconds,
@@ -232,10 +245,13 @@ def run_e2e(make_vm: Callable[[Sequence[DiskSpec]], VM], workdir: Path, *, dirty
     data = {**files(), "data.sha256": data_sha256}
 
     say("booting the original system from its disks; rear mkbackup")
-    original = source.run(ORIGINAL, files=data, label="original", boot="disk:a", root=False, timeout=3600)
+    original = source.run(ORIGINAL, files=data, label="original", boot=disk_boot(source), root=False,
+                          timeout=3600)
     seconds["original boot + mkbackup"] = original.seconds
     assert original.rc == 0, original.output[-8000:] + original.console_log[-3000:]
-    assert re.fullmatch(r"/dev/md\d+p1", original.file("root-source.txt").strip()), original.file("root-source.txt")
+    root_part = root_partition(source.firmware)
+    assert re.fullmatch(rf"/dev/md\d+{root_part}", original.file("root-source.txt").strip()), \
+        original.file("root-source.txt")
     workdir.mkdir(parents=True, exist_ok=True)
     iso = workdir / "rescue.iso"
     shutil.move(str(original.share_dir / "rescue.iso"), iso)
@@ -246,7 +262,7 @@ def run_e2e(make_vm: Callable[[Sequence[DiskSpec]], VM], workdir: Path, *, dirty
     for restore in restores:
         seconds.update(restore.seconds)
     return E2E(original_uuid=original_uuid, data_sha256=data_sha256, original=original, restores=restores,
-               seconds=seconds)
+               seconds=seconds, firmware=source.firmware)
 
 
 def check_restored_system(e2e: E2E, restore: Restore | None = None) -> None:
@@ -254,7 +270,8 @@ def check_restored_system(e2e: E2E, restore: Restore | None = None) -> None:
     res = (restore or e2e.restores[0]).restored
     assert res.rc == 0, res.output[-6000:] + res.console_log[-6000:]
     # Root is on a partition of a recreated volume: the initramfs assembled it.
-    assert re.fullmatch(r"/dev/md\d+p1", res.file("root-source.txt").strip()), res.file("root-source.txt")
+    root_part = root_partition(e2e.firmware)
+    assert re.fullmatch(rf"/dev/md\d+{root_part}", res.file("root-source.txt").strip()), res.file("root-source.txt")
     mdstat = res.file("mdstat.txt")
     assert "external:imsm" in mdstat and re.search(r"external:/md\d+/0", mdstat), mdstat
     assert not re.search(r"resync|recovery", mdstat), mdstat
@@ -273,3 +290,22 @@ def check_restored_system(e2e: E2E, restore: Restore | None = None) -> None:
     assert len(scan_uuids) == 2 and scan_uuids <= conf_uuids, (scan_uuids, conf)
     assert e2e.original_uuid not in conf, conf
     assert e2e.original_uuid not in scan_uuids, "IMSM gave the recreated volume its old UUID?"
+    if e2e.firmware == "uefi":
+        check_uefi_boot(res.file("efi.txt"))
+
+
+def check_uefi_boot(efi: str) -> None:
+    """OVMF started the restored system through the boot entry ReaR's recovery wrote for the ESP on the volume.
+
+    ``efi`` is ``efibootmgr -v`` of the booted system: BootCurrent must be an
+    entry whose device path is the ESP partition (HD(1,GPT,...)) and the
+    loader in EFI/debian, not OVMF's own entry for the raw disk, which would
+    mean the recovery left no working entry and the firmware fell back to the
+    removable path.
+    """
+    current = re.search(r"^BootCurrent: ([0-9A-F]{4})$", efi, re.M)
+    assert current, efi
+    entry = re.search(rf"^Boot{current.group(1)}\*? (.*)$", efi, re.M)
+    assert entry, efi
+    assert re.search(r"HD\(1,GPT,", entry.group(1)), entry.group(0)
+    assert re.search(r"File\(\\EFI\\[^)]+\.efi\)", entry.group(1), re.I), entry.group(0)

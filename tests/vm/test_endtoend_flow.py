@@ -26,8 +26,9 @@ class FakeVM:
 
     image = type("Img", (), {"path": Path("/images/bookworm-0123")})()
 
-    def __init__(self, workdir: Path, disks: Sequence[DiskSpec], log: list[str]) -> None:
+    def __init__(self, workdir: Path, disks: Sequence[DiskSpec], log: list[str], firmware: str = "bios") -> None:
         self.workdir = workdir
+        self.firmware = firmware
         self.disks = list(disks)
         self.log = log
         self.runs = 0
@@ -49,12 +50,13 @@ class FakeVM:
         share = self.workdir / f"run{self.runs}-{label}"
         share.mkdir(parents=True)
         self.log.append(f"{label} boot={boot} root={root} disks={','.join(d.name for d in self.disks)}")
+        root_part = "/dev/md126p2\n" if self.firmware == "uefi" else "/dev/md126p1\n"
         answers = {
             "install": {"data.sha256": "abc  root/e2e-data/file1.bin\n", "volume-uuid.txt": OLD + "\n"},
-            "original": {"root-source.txt": "/dev/md126p1\n", "rescue.iso": "ISO",
+            "original": {"root-source.txt": root_part, "rescue.iso": "ISO", "efi-before.txt": f"firmware {self.firmware}\n",
                          "disklayout.conf": "mdcontainer /dev/md127 metadata=imsm\n"},
             "recover": {"rear-recover.log": "GRUB2 is installed onto the volume\n"},
-            "restored": {"root-source.txt": "/dev/md126p1\n",
+            "restored": {"root-source.txt": root_part, "efi.txt": UEFI_BOOTED if self.firmware == "uefi" else "",
                          "mdstat.txt": "md126 : active raid1 sda[1] sdb[0]\n 3139584 blocks super external:/md127/0\n"
                                        "md127 : inactive sda[1](S) sdb[0](S)\n 2210 blocks super external:imsm\n",
                          "volumes.txt": "md126 clean idle\n",
@@ -70,6 +72,15 @@ class FakeVM:
             assert files["data.sha256"].startswith("abc"), "the checksums from the install reach later boots"
         return RunResult(rc=0, output="ok", share_dir=share, console_log="", console_path=share / "console",
                          seconds=1.0, boot_seconds=1.0)
+
+
+UEFI_BOOTED = """firmware uefi
+BootCurrent: 0004
+BootOrder: 0004,0001,0000
+Boot0000* UiApp\tFvVol(7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1)/FvFile(462caa21-7614-4503-836e-8ab6f4662331)
+Boot0001* UEFI QEMU HARDDISK QM00001 \tPciRoot(0x0)/Pci(0x1f,0x2)/Sata(0,65535,0){auto_created_boot_option}
+Boot0004* Debian 12\tHD(1,GPT,0b8f6a3c-1d2e-4f5a-9b7c-2d3e4f5a6b7c,0x800,0x20000)/File(\\EFI\\debian\\grubx64.efi)
+"""
 
 
 @pytest.fixture
@@ -120,3 +131,28 @@ def test_the_checks_fail_when_the_restored_system_names_the_old_uuid(tmp_path: P
     conf.write_text(conf.read_text() + f"ARRAY /dev/md/old UUID={OLD}\n")
     with pytest.raises(AssertionError):
         endtoend.check_restored_system(e2e)
+
+
+def test_uefi_flow_boots_by_the_firmware_order_and_checks_the_entry(tmp_path: Path, fake_cache: Path) -> None:
+    log: list[str] = []
+
+    def make_vm(disks: Sequence[DiskSpec]) -> FakeVM:
+        return FakeVM(tmp_path / f"vm{len(log)}", disks, log, firmware="uefi")
+
+    e2e = endtoend.run_e2e(make_vm, tmp_path, say=lambda _: None)  # type: ignore[arg-type]
+    assert [line.split()[1] for line in log] == ["boot=kernel", "boot=firmware",
+                                                 f"boot=cdrom:{tmp_path / 'rescue.iso'}", "boot=firmware"]
+    assert e2e.firmware == "uefi"
+    endtoend.check_restored_system(e2e)
+    # BIOS and UEFI installs are different disks: different cache entries.
+    image = Path("/images/bookworm-0123")
+    assert endtoend.install_key(image, "uefi") != endtoend.install_key(image, "bios")
+
+
+def test_uefi_check_refuses_a_fallback_boot() -> None:
+    endtoend.check_uefi_boot(UEFI_BOOTED)
+    # OVMF's own entry for the raw disk: the recovery's entry did not work (or was not written).
+    with pytest.raises(AssertionError):
+        endtoend.check_uefi_boot(UEFI_BOOTED.replace("BootCurrent: 0004", "BootCurrent: 0001"))
+    with pytest.raises(AssertionError):
+        endtoend.check_uefi_boot("firmware bios\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.vm import vmlib
-from tests.vm.vmlib import VM, DiskSpec, Image
+from tests.vm.vmlib import OVMF_CODE, VM, DiskSpec, Image
 
 
 @pytest.fixture
@@ -142,3 +142,19 @@ def test_boot_modes(tmp_path: Path, fake_image: Image) -> None:
         vm.qemu_command(tmp_path, tmp_path / "c", boot="net")
     with pytest.raises(KeyError):
         vm.qemu_command(tmp_path, tmp_path / "c", boot="disk:nope")
+
+
+@pytest.mark.skipif(not OVMF_CODE.is_file(), reason="needs Debian's ovmf")
+def test_uefi_firmware_keeps_its_variable_store(tmp_path: Path, fake_image: Image) -> None:
+    vm = VM(tmp_path, [DiskSpec("a", 8)], image=fake_image, firmware="uefi")
+    kernel = vm.qemu_command(tmp_path, tmp_path / "c")
+    assert f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}" in kernel
+    assert f"if=pflash,format=raw,unit=1,file={vm.efi_vars}" in kernel
+    # The bzImage (EFI stub), not the ELF vmlinux that only SeaBIOS/qboot start.
+    assert kernel[kernel.index("-kernel") + 1] == str(fake_image.kernel)
+    vm.efi_vars.write_bytes(b"entries written by a recovery")
+    own = " ".join(vm.qemu_command(tmp_path, tmp_path / "c", boot="firmware", root=False))
+    assert vm.efi_vars.read_bytes() == b"entries written by a recovery", "NVRAM survives the next boot"
+    assert "bootindex" not in own and "-kernel" not in own
+    with pytest.raises(ValueError):
+        VM(tmp_path / "x", image=fake_image, firmware="coreboot")

@@ -58,6 +58,9 @@ DEFAULT_SUITE = "bookworm"
 PORTS_PER_AHCI = 6
 IMAGE_FILES = ("root.qcow2", "vmlinuz", "initrd.img")
 QBOOT = Path("/usr/share/qemu/qboot.rom")
+#: Debian's OVMF (package ovmf) for firmware="uefi": the code (read only) and the template of a variable store.
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 # How the plugin gets into the guest: True (`make install` tree), False (not at all), "deb" (the package).
 PluginMode = Union[bool, Literal["deb"]]
 
@@ -294,7 +297,7 @@ class VM:
     def __init__(self, workdir: str | os.PathLike[str], disks: Sequence[DiskSpec] = (),
                  memory_mib: int = 1024, suite: str | None = None, plugin: PluginMode = True,
                  image: Image | None = None, cpus: int | None = None,
-                 kernel_args: str = "") -> None:
+                 kernel_args: str = "", firmware: str = "bios") -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.memory_mib = memory_mib
@@ -305,6 +308,11 @@ class VM:
         self._deb: Path | None = None
         self.cpus = cpus or _env_int("MDC_VM_CPUS", 1)
         self.kernel_args = kernel_args
+        if firmware not in ("bios", "uefi"):
+            raise ValueError(f"firmware must be 'bios' or 'uefi', not {firmware!r}")
+        if firmware == "uefi" and not OVMF_CODE.is_file():
+            raise VMError(f"firmware='uefi' needs {OVMF_CODE} (Debian package ovmf)")
+        self.firmware = firmware
         self.extra_qemu_args: list[str] = []
         self._image = image
         self.disks: list[DiskSpec] = []
@@ -324,6 +332,11 @@ class VM:
     @property
     def overlay(self) -> Path:
         return self.workdir / "root-overlay.qcow2"
+
+    @property
+    def efi_vars(self) -> Path:
+        """This machine's UEFI variable store (firmware='uefi'): kept between boots, like NVRAM."""
+        return self.workdir / "OVMF_VARS.fd"
 
     def reset_root(self) -> None:
         """Forget changes to the root file system: the next boot starts from the image."""
@@ -437,7 +450,16 @@ class VM:
                "-display", "none", "-monitor", "none", "-no-reboot",
                "-serial", f"file:{console}"]
         boot_disk = ""
-        if boot == "kernel":
+        if self.firmware == "uefi":
+            if not self.efi_vars.exists():
+                shutil.copy(OVMF_VARS, self.efi_vars)
+            cmd += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                    "-drive", f"if=pflash,format=raw,unit=1,file={self.efi_vars}"]
+        if boot == "kernel" and self.firmware == "uefi":
+            # OVMF starts the bzImage's EFI stub; the ELF vmlinux (PVH) needs SeaBIOS/qboot.
+            cmd += ["-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
+                    "-append", self._kernel_cmdline()]
+        elif boot == "kernel":
             kernel = self.image.boot_kernel()
             if kernel.name == "vmlinux" and QBOOT.is_file():
                 # qboot: a minimal firmware that only boots -kernel, ~5 s faster than SeaBIOS under TCG.
@@ -447,11 +469,14 @@ class VM:
         elif boot.startswith("disk:"):
             boot_disk = boot[len("disk:"):]
             self._spec(boot_disk)
+        elif boot == "firmware":
+            # No boot device named: the firmware follows its own boot order (OVMF: the NVRAM's BootOrder).
+            pass
         elif boot.startswith("cdrom:"):
             cmd += ["-drive", f"if=none,id=cd0,file={boot[len('cdrom:'):]},format=raw,media=cdrom,readonly=on",
                     "-device", "ahci,id=ahcicd", "-device", "ide-cd,drive=cd0,bus=ahcicd.0,bootindex=0"]
         else:
-            raise ValueError(f"boot must be kernel, disk:NAME or cdrom:PATH, not {boot!r}")
+            raise ValueError(f"boot must be kernel, disk:NAME, cdrom:PATH or firmware, not {boot!r}")
         if root:
             cmd += ["-drive", f"if=none,id=root,file={self.overlay},format=qcow2,cache=unsafe,discard=unmap",
                     "-device", "virtio-blk-pci,drive=root"]
@@ -548,7 +573,9 @@ class VM:
         the overlay), "disk:NAME" (the firmware boots data disk NAME, e.g. a
         restored system; it runs the scenario too if it is a copy of the image
         root, whose vmtest.service reads the share), or "cdrom:PATH" (an ISO,
-        e.g. ReaR's rescue image). ``root=False`` leaves the root overlay
+        e.g. ReaR's rescue image) or "firmware" (no boot device named: the
+        firmware's own boot order, with firmware="uefi" the BootOrder in this
+        machine's variable store). ``root=False`` leaves the root overlay
         out. ``require_rc=False`` returns rc -1 instead of raising when the
         guest powered off without writing <share>/rc.
         """
