@@ -18,6 +18,7 @@ from .errors import MdcError
 from .model import Layout
 
 if TYPE_CHECKING:
+    from .fakeraid import Finding
     from .probe import LiveSource, RecordedSource
     from .reuse import LiveArrays
     from .system import System
@@ -49,6 +50,7 @@ def _live(args: argparse.Namespace) -> LiveArrays | None:
 
 def cmd_save(args: argparse.Namespace) -> int:
     """Rewrite disklayout.conf with mdcontainer/mdvolume entries."""
+    from . import fakeraid
     from .disklayout import rewrite_file
     from .imsm_platform import probe_record, record_lines
     from .probe import probe_layout
@@ -59,15 +61,34 @@ def cmd_save(args: argparse.Namespace) -> int:
         print(f"WARNING: {warning}", file=sys.stderr)
     facts = RecordedFacts(args.recorded) if args.recorded else LiveFacts(_system(), os.environ)
     record = probe_record(facts, result.layout)
-    rewrite_file(args.layout_file, result.layout, record_lines(record) if record is not None else None)
+    found = _fake_raid(args, result.layout)
+    rewrite_file(args.layout_file, result.layout, record_lines(record) if record is not None else None,
+                 fakeraid.record_lines(found))
     if record is not None:
         print(f"recorded the IMSM platform: {record.summary()}")
+    for finding in found:
+        if _is_yes(args.fakeraid_warnings):
+            print(f"WARNING: {finding.message}", file=sys.stderr)
+        else:  # known and accepted: into ReaR's log only
+            print(f"not warned (MDCONTAINER_FAKERAID_WARNINGS=no): {finding.message}")
+    if found:
+        print(f"recorded {len(found)} other firmware RAID device(s) as '# mdfakeraid' comments")
     for container in result.layout.containers:
         volumes = result.layout.volumes_of(container)
         print(f"recorded {container.metadata} container {container.device} on {','.join(container.devices)}"
               f" with {len(volumes)} volume(s): "
               + ", ".join(f"{v.device} ({v.name}, {v.level})" for v in volumes))
     return 0
+
+
+def _fake_raid(args: argparse.Namespace, layout: Layout) -> list[Finding]:
+    """dmraid sets and rcraid disks of the live system (none for a recording, which holds no such facts)."""
+    from . import fakeraid
+
+    if args.recorded:
+        return []
+    containers = {c.device: c.devices for c in layout.containers}
+    return fakeraid.findings(fakeraid.probe(_system()), containers)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -397,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     save = sub.add_parser("save", help="record containers and volumes in disklayout.conf (layout/save)")
     save.add_argument("--layout-file", required=True, help="ReaR's disklayout.conf to rewrite in place")
     save.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
+    save.add_argument("--fakeraid-warnings", default="yes",
+                      help="MDCONTAINER_FAKERAID_WARNINGS: dmraid sets and rcraid disks as warnings (yes) or only "
+                           "logged (no)")
     save.set_defaults(func=cmd_save)
 
     report = sub.add_parser("report", help="what the plugin sees, what it would record, and warnings (read-only)")

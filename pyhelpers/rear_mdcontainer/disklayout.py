@@ -13,6 +13,10 @@ the arrays of the model this module:
 - drops the ``part`` lines of member disks and keeps their ``disk`` lines
   (ReaR's disk comparison and mapping work on them);
 - leaves every other line, native md arrays included, exactly as it was.
+
+Besides the entries it writes two comment blocks that ReaR ignores: the IMSM
+platform (``# mdplatform``, above the first container) and other firmware
+RAID that is not recreated (``# mdfakeraid``, at the end of the file).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 
+from . import fakeraid
 from .entries import (
     CONTAINER_FORMAT,
     CONTAINER_KEYWORD,
@@ -39,12 +44,15 @@ def _words(line: str) -> list[str]:
     return line.split()
 
 
-def rewrite(lines: Iterable[str], layout: Layout, platform: list[str] | None = None) -> list[str]:
+def rewrite(lines: Iterable[str], layout: Layout, platform: list[str] | None = None,
+            fake_raid: list[str] | None = None) -> list[str]:
     """The lines of disklayout.conf with the model's arrays as our entries.
 
     ``platform``: the comment lines that record the IMSM platform
     (imsm_platform.record_lines), put above the first container; an earlier
-    record is replaced.  Deterministic: the same input and model give the
+    record is replaced.  ``fake_raid``: the ``# mdfakeraid`` comment lines
+    (fakeraid.record_lines), put at the end; an earlier block is replaced.
+    Deterministic: the same input and model give the
     same output, so ``rear checklayout`` right after ``rear savelayout`` sees
     no change.
     """
@@ -81,6 +89,8 @@ def rewrite(lines: Iterable[str], layout: Layout, platform: list[str] | None = N
             continue
         if line.startswith(PLATFORM_PREFIX) or line in (PLATFORM_HEADING, PLATFORM_FORMAT):
             continue  # an earlier record of the platform: a new one follows
+        if fakeraid.is_record_line(line):
+            continue  # the same for other firmware RAID
         out.append(line)
 
     missing = [c.device for c in layout.containers if c.device not in written]
@@ -92,6 +102,8 @@ def rewrite(lines: Iterable[str], layout: Layout, platform: list[str] | None = N
     if platform:
         first = next((i for i, line in enumerate(out) if line.startswith("# Firmware RAID container ")), len(out))
         out[first:first] = platform
+    if fake_raid:
+        out.extend(fake_raid)
     return out
 
 
@@ -117,11 +129,12 @@ def _entry_block(device: str, layout: Layout, written: set[str]) -> list[str]:
     raise KeyError(device)
 
 
-def rewrite_file(path: str, layout: Layout, platform: list[str] | None = None) -> None:
+def rewrite_file(path: str, layout: Layout, platform: list[str] | None = None,
+                 fake_raid: list[str] | None = None) -> None:
     """Rewrite ``path`` with the model's entries (see :func:`rewrite`)."""
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         lines = handle.read().splitlines()
-    write_lines(path, rewrite(lines, layout, platform))
+    write_lines(path, rewrite(lines, layout, platform, fake_raid))
 
 
 def write_lines(path: str, new_lines: list[str]) -> None:

@@ -5,7 +5,10 @@ containers with their member disks (serial, size, model), the volumes with
 their geometry and state, the native md arrays (left to ReaR's own
 ``raidarray`` code), the IMSM platform and ``IMSM_NO_PLATFORM``, mdmon per
 container, udev's md assembly rules, the exact ``mdcontainer`` / ``mdvolume``
-lines ``save`` would write, and warnings.
+lines and ``# mdplatform`` comments ``save`` would write, other firmware RAID
+that is not recreated (dmraid sets, AMD RAIDXpert/rcraid disks: see
+:mod:`~rear_mdcontainer.fakeraid`) with its ``# mdfakeraid`` comments, and
+warnings.
 
 Unlike the probe, which stops at the first problem, the report shows all it
 can and lists the probe's errors at the end.  It reads the md arrays through a
@@ -13,12 +16,15 @@ can and lists the probe's errors at the end.  It reads the md arrays through a
 through :class:`Facts`: :class:`LiveFacts` (sysfs, /proc, /run, the udev rule
 directories, mdadm and udevadm) or :class:`RecordedFacts` (the ``disks`` of a
 recording's sysfs.json, its detail-platform.txt, mdadm-version.txt and
-udevadm-info-<disk>.txt; a recording holds no environment, mdmon or udev rule
-facts, so those are unknown).
+udevadm-info-<disk>.txt; a recording holds no environment, mdmon, udev rule
+or fake-RAID facts, so those are unknown).
 
 The report is one JSON-able document (:func:`build_report`, ``"version": 1``),
 rendered as JSON (:func:`render_json`, sorted keys) or as text
-(:func:`render_text`); both depend on nothing but the input.
+(:func:`render_text`); both depend on nothing but the input.  ``version``
+changes only when a key is removed or changes its meaning; keys are added
+within a version (so far: ``platform.would_record``, ``fake_raid``), so a
+script reads the keys it knows and ignores the others.
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from . import fakeraid
 from .assembly import BLOCK_RULE, MARKER, MASK_LIST, RULES_DIR
 from .entries import format_layout
 from .errors import MdcError
+from .imsm_platform import format_record, probe_record
 from .mdadm_parse import mdadm_layout, parse_detail, parse_export, parse_scan
-from .model import MISSING, SUPPORTED_LEVELS
+from .model import MISSING, SUPPORTED_LEVELS, Layout
 from .probe import _VOLUME_VERSION, Source, _members, probe_layout, read_recorded_sysfs
 from .system import Result, System
 
@@ -119,6 +127,9 @@ class Facts(Protocol):
 
     def udev(self) -> UdevFacts | None:
         """The md rules in udev's rule directories; None if not known."""
+
+    def fake_raid(self) -> fakeraid.FakeRaid | None:
+        """dmraid sets and rcraid disks; None if not known."""
 
 
 def _udev_properties(text: str) -> dict[str, str]:
@@ -230,6 +241,9 @@ class LiveFacts:
         masked = tuple(line.strip() for line in system.read(rules_dir / MASK_LIST).splitlines() if line.strip())
         return UdevFacts(rules=rules, blocking_rule=blocking, masked_by_us=masked)
 
+    def fake_raid(self) -> fakeraid.FakeRaid | None:
+        return fakeraid.probe(self.system)
+
 
 class RecordedFacts:
     """A recording of tests/vm/capture_fixtures.py: the member disks, the platform, mdadm's version."""
@@ -273,6 +287,9 @@ class RecordedFacts:
         return MdmonFacts()
 
     def udev(self) -> UdevFacts | None:
+        return None
+
+    def fake_raid(self) -> fakeraid.FakeRaid | None:
         return None
 
 
@@ -409,12 +426,14 @@ class _Builder:
                       "runs, otherwise left over from an interrupted recovery (python3 -m rear_mdcontainer assembly "
                       "unblock removes it)")
 
-        would_record: list[str] | None
+        layout: Layout | None
         try:
-            would_record = format_layout(probe_layout(source).layout)
+            layout = probe_layout(source).layout
         except MdcError as exc:
             self.add_error(exc)
-            would_record = None
+            layout = None
+        platform["would_record"] = self.platform_record(layout)
+        fake_raid = self.fake_raid(containers)
         return {
             "version": REPORT_VERSION,
             "source": self.facts.source(),
@@ -423,7 +442,8 @@ class _Builder:
             "native_arrays": natives,
             "platform": platform,
             "udev": udev,
-            "would_record": would_record,
+            "would_record": format_layout(layout) if layout is not None else None,
+            "fake_raid": fake_raid,
             "warnings": self.warnings,
             "errors": self.errors,
         }
@@ -543,6 +563,36 @@ class _Builder:
                 "udev": dict(sorted(self.udev_no_platform.items())),
             },
         }
+
+    def platform_record(self, layout: Layout | None) -> list[str] | None:
+        """The '# mdplatform' lines save would write ([]: none; None: unknown, the probe failed)."""
+        if layout is None:
+            return None
+        record = probe_record(self.facts, layout)
+        return format_record(record) if record is not None else []
+
+    def fake_raid(self, containers: list[dict[str, Any]]) -> dict[str, Any]:
+        found = self.facts.fake_raid()
+        if found is None:
+            return {"checked": False, "rcraid_module_loaded": None, "dmraid_sets": [], "rcraid_disks": [],
+                    "would_record": []}
+        members = {c["device"]: [m["device"] for m in c["members"]] for c in containers}
+        findings = fakeraid.findings(found, members)
+        for finding in findings:
+            self.warn(finding.code, finding.subject, finding.message)
+        by_subject = {f.subject: f for f in findings}
+        sets = []
+        for raid_set in found.dmraid_sets:
+            finding = by_subject[raid_set.device]
+            sets.append({"device": raid_set.device, "name": raid_set.name, "kernel_name": raid_set.kernel_name,
+                         "format": raid_set.format or None, "format_name": raid_set.describe(),
+                         "md_metadata": raid_set.md_metadata, "disks": list(raid_set.disks),
+                         "partitions": list(raid_set.partitions), "recreated": finding.recreated,
+                         "md_containers": list(finding.containers)})
+        disks = [{"device": disk.device, "vendor": disk.vendor, "model": disk.model, "size_bytes": disk.size_bytes,
+                  "evidence": list(disk.evidence), "recreated": False} for disk in found.rcraid_disks]
+        return {"checked": True, "rcraid_module_loaded": found.rcraid_module, "dmraid_sets": sets,
+                "rcraid_disks": disks, "would_record": fakeraid.record_lines(findings)}
 
     def udev(self) -> dict[str, Any]:
         facts = self.facts.udev()
@@ -817,6 +867,16 @@ def _platform_text(report: dict[str, Any]) -> list[str]:
     if flags["udev"]:
         rows.append(("... in udev properties", ", ".join(f"{device}: {_yes_no(value)}"
                                                          for device, value in flags["udev"].items())))
+    record = platform["would_record"]
+    if record is None:
+        recorded = "unknown: the probe failed (see Errors)"
+    elif record:
+        recorded = "\n".join(record)
+    elif any(c["metadata"] == "imsm" for c in report["containers"]):
+        recorded = "nothing (neither the platform nor IMSM_NO_PLATFORM is known)"
+    else:
+        recorded = "nothing (no IMSM container)"
+    rows.append(("would record", recorded))
     return ["Platform", *_table(rows, "  ")]
 
 
@@ -835,15 +895,42 @@ def _udev_text(report: dict[str, Any]) -> list[str]:
     return ["udev", *_table(rows, "  ")]
 
 
+def _fake_raid_text(report: dict[str, Any]) -> list[str]:
+    fake = report["fake_raid"]
+    lines = ["Other firmware RAID (dmraid sets, AMD RAIDXpert/rcraid disks)"]
+    if not fake["checked"]:
+        return [*lines, "  unknown (not in the recording)"]
+    for raid_set in fake["dmraid_sets"]:
+        recreated = (f"yes, as the md container {', '.join(raid_set['md_containers'])}" if raid_set["recreated"]
+                     else "no")
+        lines.append(f"  {raid_set['device']}: dmraid set, {raid_set['format_name']}")
+        lines.extend(_table([("disks", ", ".join(raid_set["disks"]) or "none"),
+                             ("partitions", ", ".join(raid_set["partitions"]) or "none"),
+                             ("recreated", recreated)], "    "))
+    for disk in fake["rcraid_disks"]:
+        lines.append(f"  {disk['device']}: AMD RAIDXpert (rcraid) disk")
+        lines.extend(_table([("vendor, model", " ".join(w for w in (disk["vendor"], disk["model"]) if w) or "-"),
+                             ("size", _size_text(disk["size_bytes"])),
+                             ("evidence", ", ".join(disk["evidence"])),
+                             ("recreated", "no (the array: make it in the AMD RAID BIOS setup first)")], "    "))
+    module = "loaded" if fake["rcraid_module_loaded"] else "not loaded"
+    if not fake["dmraid_sets"] and not fake["rcraid_disks"]:
+        return [*lines, f"  none (the rcraid module is {module})"]
+    lines.append(f"  the rcraid module is {module}")
+    lines.append("  would record (comments at the end of disklayout.conf)")
+    lines.extend(f"    {line}" for line in fake["would_record"])
+    return lines
+
+
 def render_text(report: dict[str, Any]) -> str:
     source = report["source"]
     if source["kind"] == "recorded":
-        origin = (f"recording {source['name']} (it holds no environment, mdmon or udev rule facts: "
+        origin = (f"recording {source['name']} (it holds no environment, mdmon, udev rule or fake-RAID facts: "
                   "those show as unknown)")
     else:
         origin = "this system"
     lines = [f"rear-mdcontainer report of {origin}", ""]
-    for part in (_containers_text, _volumes_text, _natives_text, _platform_text, _udev_text):
+    for part in (_containers_text, _volumes_text, _natives_text, _platform_text, _udev_text, _fake_raid_text):
         lines.extend(part(report))
         lines.append("")
     lines.append("Would record (mdcontainer/mdvolume lines of disklayout.conf)")

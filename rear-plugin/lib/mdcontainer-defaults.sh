@@ -41,3 +41,9 @@
 # devices, e.g. '/dev/md127:/dev/sdb'. Empty: a disk of the container that no
 # volume uses, else the layout's only unused disk entries (see the user guide).
 : "${MDCONTAINER_MISSING_DISKS:=}"
+
+# Firmware RAID that the plugin does not recreate (dmraid sets, AMD RAIDXpert
+# arrays of the rcraid driver) is reported as a warning whenever the layout is
+# saved (mkrescue, mkbackup, savelayout, checklayout). With 'no' it only goes
+# into ReaR's log; the '# mdfakeraid' comments in disklayout.conf stay.
+: "${MDCONTAINER_FAKERAID_WARNINGS:=yes}"

@@ -54,7 +54,7 @@ fake_md() {
     fake_md md127 external:imsm
     source "$HOOK"
     run cat "$HELPER_CALLS"
-    assert_output "save --layout-file $DISKLAYOUT_FILE"
+    assert_output "save --layout-file $DISKLAYOUT_FILE --fakeraid-warnings yes"
     run cat "$REAR_LOG"
     assert_line --partial 'LogPrint: Recording firmware RAID containers and volumes'
     assert_line --partial 'recorded imsm container /dev/md127'
@@ -64,7 +64,7 @@ fake_md() {
     fake_md md127 external:ddf
     source "$HOOK"
     run cat "$HELPER_CALLS"
-    assert_output "save --layout-file $DISKLAYOUT_FILE"
+    assert_output "save --layout-file $DISKLAYOUT_FILE --fakeraid-warnings yes"
 }
 
 @test "after a successful save mdadm, mdmon and the Python interpreter go into the rescue system" {
@@ -99,8 +99,103 @@ fake_md() {
     assert_output --partial 'WARNING: something to log first'
 }
 
+# fake_dm <kernel name> <dm UUID>
+fake_dm() {
+    mkdir -p "$MDCONTAINER_SYSFS/block/$1/dm"
+    echo "$2" >"$MDCONTAINER_SYSFS/block/$1/dm/uuid"
+}
+
+# A layout as upstream wrote it for plain disks (no mdcontainer entries).
+write_plain_layout() {
+    printf '%s\n' "disk /dev/sda 1073741824 gpt" "disk /dev/sdb 1073741824 gpt" >"$DISKLAYOUT_FILE"
+}
+
+@test "the helper is told MDCONTAINER_FAKERAID_WARNINGS (default yes)" {
+    fake_md md127 external:imsm
+    source "$HOOK"
+    run cat "$HELPER_CALLS"
+    assert_output "save --layout-file $DISKLAYOUT_FILE --fakeraid-warnings yes"
+    : >"$HELPER_CALLS"
+    MDCONTAINER_FAKERAID_WARNINGS=no
+    source "$HOOK"
+    run cat "$HELPER_CALLS"
+    assert_output "save --layout-file $DISKLAYOUT_FILE --fakeraid-warnings no"
+}
+
+@test "a dmraid set (dm UUID DMRAID-...) without md arrays runs the helper, which needs no mdadm then" {
+    write_plain_layout
+    fake_dm dm-0 DMRAID-pdc_dbfjbcaga
+    fake_dm dm-1 part1-DMRAID-pdc_dbfjbcaga
+    REQUIRED_PROGS=(cpio less)
+    source "$HOOK"
+    run cat "$HELPER_CALLS"
+    assert_output "save --layout-file $DISKLAYOUT_FILE --fakeraid-warnings yes"
+    run cat "$REAR_LOG"
+    assert_line --partial 'LogPrint: Checking other firmware RAID: dmraid sets, AMD RAIDXpert arrays'
+    assert_equal "${REQUIRED_PROGS[*]}" "cpio less"
+}
+
+@test "the rcraid driver (AMD RAIDXpert) without md arrays runs the helper" {
+    write_plain_layout
+    mkdir -p "$MDCONTAINER_SYSFS/module/rcraid"
+    source "$HOOK"
+    run cat "$HELPER_CALLS"
+    assert_output "save --layout-file $DISKLAYOUT_FILE --fakeraid-warnings yes"
+    assert_equal "${#REQUIRED_PROGS[@]}" 0
+}
+
+@test "device-mapper maps of LVM, LUKS or multipath do not run the helper" {
+    fake_dm dm-0 LVM-Xj4kpQ0bM2cFtqVf3nLwZ8aHs1dRgYe6
+    fake_dm dm-1 CRYPT-LUKS2-0c1d2e3f-root
+    fake_dm dm-2 mpath-3600508b400105e210000900000490000
+    mkdir -p "$MDCONTAINER_SYSFS/module/ahci"
+    source "$HOOK"
+    run cat "$HELPER_CALLS"
+    refute_output
+}
+
+@test "the helper's warnings about other firmware RAID are shown to the user" {
+    write_plain_layout
+    mkdir -p "$MDCONTAINER_SYSFS/module/rcraid"
+    function mdcontainer_helper() {
+        echo "$*" >>"$HELPER_CALLS"
+        echo "WARNING: /dev/sda (AMD-RAID Array 1) is a disk of AMD's RAIDXpert driver (rcraid): ReaR records it as a plain disk" >&2
+        echo "recorded 1 other firmware RAID device(s) as '# mdfakeraid' comments"
+    }
+    source "$HOOK"
+    run cat "$REAR_LOG"
+    assert_line "LogPrintError: rear-mdcontainer: WARNING: /dev/sda (AMD-RAID Array 1) is a disk of AMD's RAIDXpert driver (rcraid): ReaR records it as a plain disk"
+    assert_line --partial "recorded 1 other firmware RAID device(s)"
+}
+
+@test "with the real helper an AMD RAIDXpert array is a warning and a '# mdfakeraid' comment" {
+    unset -f mdcontainer_helper
+    mdc_source_plugin
+    write_plain_layout
+    # /sys/class/block/sda -> a SCSI disk of the rcraid driver, as the kernel shows it
+    export MDCONTAINER_SYSROOT=$BATS_TEST_TMPDIR/root
+    MDCONTAINER_SYSFS=$MDCONTAINER_SYSROOT/sys
+    local pci=$MDCONTAINER_SYSFS/devices/pci0000:00/0000:00:11.0
+    mkdir -p "$pci/host0/target0:0:0/0:0:0:0" "$pci/host0/scsi_host/host0" "$MDCONTAINER_SYSFS/class/block/sda" \
+        "$MDCONTAINER_SYSFS/module/rcraid"
+    echo rcraid >"$pci/host0/scsi_host/host0/proc_name"
+    echo AMD-RAID >"$pci/host0/target0:0:0/0:0:0:0/vendor"
+    echo "Array 1" >"$pci/host0/target0:0:0/0:0:0:0/model"
+    echo 2097152 >"$MDCONTAINER_SYSFS/class/block/sda/size"
+    ln -s ../../../devices/pci0000:00/0000:00:11.0/host0/target0:0:0/0:0:0:0 "$MDCONTAINER_SYSFS/class/block/sda/device"
+    source "$HOOK"
+    run cat "$REAR_LOG"
+    assert_line --partial "LogPrintError: rear-mdcontainer: WARNING: /dev/sda (AMD-RAID Array 1) is a disk of AMD's RAIDXpert driver (rcraid)"
+    run grep '^# mdfakeraid ' "$DISKLAYOUT_FILE"
+    assert_output "# mdfakeraid rcraid /dev/sda recreated=no vendor=AMD-RAID model=Array%201"
+    run grep -v '^#' "$DISKLAYOUT_FILE"
+    assert_output "$(printf '%s\n' "disk /dev/sda 1073741824 gpt" "disk /dev/sdb 1073741824 gpt")"
+    assert_equal "${#REQUIRED_PROGS[@]}" 0
+}
+
 @test "MDCONTAINER_ENABLED=no leaves the layout to ReaR's generic raidarray code" {
     fake_md md127 external:imsm
+    mkdir -p "$MDCONTAINER_SYSFS/module/rcraid"
     MDCONTAINER_ENABLED=no
     source "$HOOK"
     run cat "$HELPER_CALLS"

@@ -350,7 +350,7 @@ def test_rewrite_file_leaves_the_original_when_the_rename_fails(tmp_path, monkey
 def test_rewrite_file_leaves_the_original_when_rewriting_fails(tmp_path, monkeypatch):
     path = _write(tmp_path, UPSTREAM)
 
-    def broken(lines, layout, platform=None):
+    def broken(lines, layout, platform=None, fake_raid=None):
         raise KeyError("/dev/md126")
 
     monkeypatch.setattr(disklayout, "rewrite", broken)

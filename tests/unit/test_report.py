@@ -14,6 +14,7 @@ import pytest
 from rear_mdcontainer import cli
 from rear_mdcontainer.cli import EXIT_ERROR, main
 from rear_mdcontainer.entries import format_layout
+from rear_mdcontainer.fakeraid import FakeRaid
 from rear_mdcontainer.probe import RecordedSource, probe_layout
 from rear_mdcontainer.report import (
     MD_RULES,
@@ -78,7 +79,7 @@ def test_json_is_stable_and_versioned(recording: Path):
     assert text == render_json(_report(recording)), "the same input gives the same report"
     assert render_text(report) == render_text(_report(recording))
     assert set(json.loads(text)) == {"version", "source", "containers", "volumes", "native_arrays", "platform",
-                                     "udev", "would_record", "warnings", "errors"}
+                                     "udev", "would_record", "fake_raid", "warnings", "errors"}
 
 
 @pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: p.name)
@@ -185,9 +186,10 @@ def test_two_volumes_recording():
 def test_text_has_its_sections_in_order():
     text = render_text(_report(_by_name("imsm-raid1")))
     headings = [line for line in text.splitlines() if line and not line.startswith(" ")]
-    assert headings == ["rear-mdcontainer report of recording imsm-raid1 (it holds no environment, mdmon or udev "
-                        "rule facts: those show as unknown)", "Containers", "Volumes",
+    assert headings == ["rear-mdcontainer report of recording imsm-raid1 (it holds no environment, mdmon, udev "
+                        "rule or fake-RAID facts: those show as unknown)", "Containers", "Volumes",
                         "Native md arrays (left to ReaR's own raidarray code)", "Platform", "udev",
+                        "Other firmware RAID (dmraid sets, AMD RAIDXpert/rcraid disks)",
                         "Would record (mdcontainer/mdvolume lines of disklayout.conf)", "Warnings"]
 
 
@@ -205,6 +207,7 @@ class StubFacts:
     mdmons: dict[str, MdmonFacts] = field(default_factory=dict)
     rules: UdevFacts | None = None
     kind: str = "live"
+    fake: FakeRaid | None = field(default_factory=FakeRaid)
 
     def source(self) -> dict[str, str]:
         return {"kind": self.kind}
@@ -226,6 +229,9 @@ class StubFacts:
 
     def udev(self) -> UdevFacts | None:
         return self.rules
+
+    def fake_raid(self) -> FakeRaid | None:
+        return self.fake
 
 
 UUID_C = "11111111:22222222:33333333:44444444"
@@ -600,3 +606,28 @@ def test_report_imports_nothing_heavy():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                             env={"PYTHONPATH": str(ROOT / "pyhelpers")})
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: p.name)
+def test_platform_would_record_is_what_save_writes(recording: Path, tmp_path, capsys):
+    """The Platform section shows the '# mdplatform' lines of save (none without IMSM)."""
+    layout = tmp_path / "disklayout.conf"
+    layout.write_text("disk /dev/sda 536870912 gpt\n", encoding="utf-8")
+    assert main(["save", "--layout-file", str(layout), "--recorded", str(recording)]) == 0
+    capsys.readouterr()
+    written = [line for line in layout.read_text(encoding="utf-8").splitlines() if line.startswith("# mdplatform ")]
+    report = _report(recording)
+    assert report["platform"]["would_record"] == written
+    has_imsm = any(c["metadata"] == "imsm" for c in report["containers"])
+    assert bool(written) is has_imsm
+    text = render_text(report)
+    if written:
+        assert f"  would record             {written[0]}\n" in text
+    else:
+        assert "  would record             nothing (no IMSM container)\n" in text
+
+
+def test_platform_would_record_is_unknown_when_the_probe_fails(tmp_path):
+    report = _build(tmp_path, {"md126": _volume(parent="md127")})
+    assert report["platform"]["would_record"] is None
+    assert "would record             unknown: the probe failed (see Errors)" in render_text(report)
