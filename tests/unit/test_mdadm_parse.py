@@ -1,9 +1,13 @@
-"""The pure parsers of mdadm output, on small inline samples in mdadm's real formats (mdadm 4.2).
+"""The pure parsers of mdadm output, on small inline samples in mdadm's real formats (mdadm 4.2), and on every
+recorded output of each captured mdadm version (tests/fixtures/mdadm/<suite>/: 4.2 and 4.4).
 
-Parsing of complete recorded outputs (tests/fixtures/mdadm/...) is tested elsewhere.
+The probe on the complete recordings is tested in test_probe_fixtures.py.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
@@ -387,3 +391,62 @@ def test_chunk_kib_refuses(text):
 ])
 def test_mdadm_layout(level, value, expected):
     assert mdadm_layout(level, value) == expected
+
+
+# --- complete recorded outputs of every captured mdadm version --------------------------------
+# tests/fixtures/mdadm/<suite>/<layout>: bookworm's mdadm 4.2 and trixie's 4.4 (issue #6). The probe on them is
+# tested in test_probe_fixtures.py; here the parsers alone, on every file of each kind.
+
+RECORDINGS = sorted(p for p in (Path(__file__).resolve().parents[1] / "fixtures" / "mdadm").glob("*/*")
+                    if (p / "mdadm-version.txt").exists())
+
+
+def _mdadm_version(recording: Path) -> str:
+    match = re.match(r"mdadm - v(\d+\.\d+)", recording.joinpath("mdadm-version.txt").read_text())
+    assert match, recording
+    return match.group(1)
+
+
+def test_fixtures_of_both_mdadm_versions() -> None:
+    versions = {recording.parent.name: _mdadm_version(recording) for recording in RECORDINGS}
+    assert versions.get("bookworm") == "4.2"
+    assert versions.get("trixie") == "4.4"
+    assert {r.name for r in RECORDINGS if r.parent.name == "trixie"} >= {"imsm-raid1", "ddf-raid1"}
+
+
+@pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recorded_detail_export_and_scan(recording: Path) -> None:
+    scan = parse_scan(recording.joinpath("examine-scan.txt").read_text())
+    detail_scan = parse_scan(recording.joinpath("detail-scan.txt").read_text())
+    scan_uuids = {a.options.get("UUID") for a in scan} | {a.options.get("UUID") for a in detail_scan}
+    details = sorted(recording.glob("detail-md*.txt"))
+    assert details
+    for path in details:
+        md = path.name[len("detail-"):-len(".txt")]
+        detail = parse_detail(path.read_text())
+        export = parse_export(recording.joinpath(f"detail-export-{md}.txt").read_text())
+        assert detail.device == f"/dev/{md}"
+        assert detail.get("UUID", export["MD_UUID"]) == export["MD_UUID"]  # a DDF volume's --detail has none
+        assert export["MD_UUID"] in scan_uuids
+        level = detail.get("Raid Level")
+        assert level == export["MD_LEVEL"]
+        present = [d for d in detail.devices if d.path]
+        assert present and all(re.fullmatch(r"/dev/sd[a-z]+", d.path) for d in present), detail.devices
+        if level == "container":
+            assert "Container" not in detail.fields  # DDF's 'Container GUID :' is another key
+            assert export["MD_METADATA"] in ("imsm", "ddf")
+            assert all(d.number == "-" and d.raid_device == "-" for d in detail.devices)
+            continue
+        if "MD_CONTAINER" not in export:  # a native array
+            assert export["MD_METADATA"] == "1.2"
+            continue
+        container, _, member = detail.get("Container").partition(", member ")
+        assert container == export["MD_CONTAINER"] and member == export["MD_MEMBER"]
+        assert int(detail.get("Raid Devices")) == int(export["MD_DEVICES"])
+        size_kib(md, "Array Size", detail.get("Array Size"))
+        if level != "raid1":
+            assert chunk_kib(md, detail.get("Chunk Size")) > 0
+        if level in ("raid5", "raid10"):
+            assert mdadm_layout(level, detail.get("Layout"))
+        active = [d for d in detail.devices if d.raid_device.isdigit() and "active" in d.state]
+        assert {d.raid_device for d in active} <= {str(n) for n in range(int(export["MD_DEVICES"]))}

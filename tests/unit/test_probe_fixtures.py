@@ -23,12 +23,17 @@ from rear_mdcontainer.probe import RecordedSource, probe_layout
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mdadm"
 LAYOUTS = sorted(p for p in FIXTURES.glob("*/*") if (p / "sysfs.json").exists())
 FIRMWARE = [p for p in LAYOUTS if not p.name.startswith("native")]
+# One directory per captured Debian suite: bookworm (mdadm 4.2), trixie (mdadm 4.4; issue #6).
+SUITES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 
 
 def test_fixtures_exist() -> None:
     names = {p.name for p in LAYOUTS}
     assert {"imsm-raid1", "imsm-raid0", "imsm-raid5", "imsm-raid10", "imsm-two-volumes", "ddf-raid1",
             "imsm-raid1-degraded", "imsm-raid1-resync", "native-raid1"} <= names
+    assert {"bookworm", "trixie"} <= set(SUITES)
+    for suite in SUITES:
+        assert {p.name for p in LAYOUTS if p.parent.name == suite} == names, suite
 
 
 @pytest.mark.parametrize("recording", FIRMWARE, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -66,30 +71,34 @@ def test_probe_matches_mdadm_detail(recording: Path) -> None:
     assert used == set(container.devices)
 
 
-def test_degraded_and_resync_warn() -> None:
-    degraded = probe_layout(RecordedSource(str(FIXTURES / "bookworm" / "imsm-raid1-degraded")))
+@pytest.mark.parametrize("suite", SUITES)
+def test_degraded_and_resync_warn(suite: str) -> None:
+    degraded = probe_layout(RecordedSource(str(FIXTURES / suite / "imsm-raid1-degraded")))
     assert degraded.layout.volumes[0].degraded
     assert any("degraded" in w for w in degraded.warnings)
-    resync = probe_layout(RecordedSource(str(FIXTURES / "bookworm" / "imsm-raid1-resync")))
+    resync = probe_layout(RecordedSource(str(FIXTURES / suite / "imsm-raid1-resync")))
     assert any("resync" in w for w in resync.warnings)
 
 
-def test_two_volumes_in_member_order_with_offsets() -> None:
-    layout = probe_layout(RecordedSource(str(FIXTURES / "bookworm" / "imsm-two-volumes"))).layout
+@pytest.mark.parametrize("suite", SUITES)
+def test_two_volumes_in_member_order_with_offsets(suite: str) -> None:
+    layout = probe_layout(RecordedSource(str(FIXTURES / suite / "imsm-two-volumes"))).layout
     first, second = layout.volumes_of(layout.containers[0])
     assert (first.member, second.member) == (0, 1)
     assert first.offset_sectors == 0
     assert second.offset_sectors is not None and second.offset_sectors >= first.size_kib * 2
 
 
-def test_native_array_is_not_ours() -> None:
-    layout = probe_layout(RecordedSource(str(FIXTURES / "bookworm" / "native-raid1"))).layout
+@pytest.mark.parametrize("suite", SUITES)
+def test_native_array_is_not_ours(suite: str) -> None:
+    layout = probe_layout(RecordedSource(str(FIXTURES / suite / "native-raid1"))).layout
     assert layout.containers == () and layout.volumes == ()
 
 
-def test_ddf_container_is_not_mistaken_for_a_volume() -> None:
+@pytest.mark.parametrize("suite", SUITES)
+def test_ddf_container_is_not_mistaken_for_a_volume(suite: str) -> None:
     # 'Container GUID :' in DDF's --detail: ReaR 2.7's grep records 'devices= devices=' here.
-    recording = FIXTURES / "bookworm" / "ddf-raid1"
+    recording = FIXTURES / suite / "ddf-raid1"
     detail = (recording / "detail-md127.txt").read_text()
     assert "Container GUID" in detail or "Container" not in parse_detail(detail).fields
     layout = probe_layout(RecordedSource(str(recording))).layout

@@ -206,18 +206,26 @@ cp "$rootdir/root/packages.txt" "$outdir/packages.txt"
 # The test boot's initramfs: klibc tools (from klibc-utils, which initramfs-tools
 # pulls in) and the modules for the root disk, the data disks and the host share.
 ini=$work/initrd
-mkdir -p "$ini"/{bin,lib,proc,sys,dev,root,m}
+mkdir -p "$ini"/{bin,lib,proc,sys,dev,root,m,usr}
 for tool in sh insmod mount umount run-init sleep cat; do
     cp -a "$rootdir/usr/lib/klibc/bin/$tool" "$ini/bin/"
 done
 cp -a "$rootdir"/lib/klibc-*.so "$ini/lib/"
+# The tools' ELF interpreter is /lib/klibc-*.so up to bookworm, /usr/lib/klibc-*.so from trixie on.
+ln -s ../lib "$ini/usr/lib"
 : >"$ini/modules"
 for mod in virtio_pci virtio_blk ext4 ahci sd_mod 9pnet_virtio 9p; do
     chroot "$rootdir" modprobe -S "$kver" --show-depends "$mod" | while read -r cmd path _; do
         test "$cmd" = insmod || continue
+        # klibc's insmod hands the file to init_module as it is: trixie's compressed
+        # modules (.ko.xz) are unpacked here.
         name=$(basename "$path")
+        name=${name%.xz}
         grep -qxF "$name" "$ini/modules" && continue
-        cp "$rootdir$path" "$ini/m/$name"
+        case $path in
+        *.xz) xz -dc "$rootdir$path" >"$ini/m/$name" ;;
+        *) cp "$rootdir$path" "$ini/m/$name" ;;
+        esac
         echo "$name" >>"$ini/modules"
     done
 done

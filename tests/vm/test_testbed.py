@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from tests.vm.vmlib import VM, DiskSpec
+from tests.vm.vmlib import VM, DiskSpec, suite_default
 
 pytestmark = pytest.mark.vm
 
@@ -41,7 +41,7 @@ def test_plain_boot(vm_factory: VMFactory) -> None:
     assert "ata-QEMU_HARDDISK_SERIAL-B-0001" in res.output
     assert "IMSM_NO_PLATFORM=1 FOO=bar baz" in res.output
     assert res.file("hello.txt") == "hello from the guest\n"
-    assert "bookworm" in res.file("sub/os-release")
+    assert f"({suite_default()})" in res.file("sub/os-release")  # VERSION="12 (bookworm)"
     assert res.boot_seconds is not None and res.boot_seconds > 0
     assert "vmtest: scenario finished rc=0" in res.console_log
     # The plugin tree was installed in the share and copied into the guest.
