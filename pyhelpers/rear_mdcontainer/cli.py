@@ -144,6 +144,31 @@ def resolve_no_platform(setting: str, original: str, environment: str) -> bool:
     return environment.strip() == "1"
 
 
+def _mode(args: argparse.Namespace) -> str:
+    """MDCONTAINER_MIGRATE with MDCONTAINER_REUSE: migrate, reuse or recreate (an error when both are set)."""
+    from .native import creation_mode, migrate_setting
+
+    return creation_mode(migrate_setting(getattr(args, "migrate", "") or ""), _is_yes(getattr(args, "reuse", "no")))
+
+
+def _migrating(args: argparse.Namespace) -> bool:
+    from .native import MIGRATE
+
+    return _mode(args) == MIGRATE
+
+
+def _deps(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """ReaR's diskdeps.conf: which volume holds the ESP, /boot or / (the metadata of a migrated array)."""
+    from .bootloader import parse_deps
+
+    path = getattr(args, "deps_file", None)
+    if not path:
+        raise MdcError("MDCONTAINER_MIGRATE", "no dependency file (diskdeps.conf) to tell which volume holds /boot or /",
+                       "give --deps-file \"$LAYOUT_DEPS\"")
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        return parse_deps(handle)
+
+
 def _no_platform(args: argparse.Namespace, lines: list[str]) -> bool:
     """MDCONTAINER_IMSM_NO_PLATFORM resolved; the original system as rescue.conf says, else as its layout does."""
     original = args.original_imsm_no_platform
@@ -160,16 +185,24 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     from .preflight import preflight
 
     layout, lines = _read_layout(args.layout_file)
+    migrate = _migrating(args)
+    deps = _deps(args) if migrate and args.deps_file else None
     for line in preflight(_system(), layout, lines, args.container or None, no_platform=_no_platform(args, lines),
-                          grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root, live=_live(args)):
+                          grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root,
+                          live=None if migrate else _live(args), migrate=migrate, deps=deps):
         print(line)
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .render import render_container, render_volume
+    from .render import render_container, render_native_container, render_native_volume, render_volume
 
     layout, lines = _read_layout(args.layout_file)
+    if _migrating(args):
+        render = render_native_container if args.kind == "container" else render_native_volume
+        sys.stdout.write(render(layout, args.device, grow_last=_is_yes(args.grow_last_volume),
+                                wait_seconds=args.wait_seconds, deps=_deps(args)))
+        return 0
     if args.kind == "container":
         sys.stdout.write(render_container(layout, args.device, no_platform=_no_platform(args, lines),
                                           no_platform_setting=args.imsm_no_platform,
@@ -203,7 +236,8 @@ def cmd_prepare_container(args: argparse.Namespace) -> int:
     system = _system()
     # All the checks for creating (with MDCONTAINER_REUSE=yes reuse-check has just decided to recreate):
     report = preflight(system, layout, lines, [args.container], no_platform=_no_platform(args, lines),
-                       grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root)
+                       grow_last=_is_yes(args.grow_last_volume), target_root=args.target_root,
+                       migrate=_migrating(args))
     report += assembly.block(system)
     container = layout.container(args.container)
     report += release(system, list(container.devices), target_root=args.target_root)
@@ -236,6 +270,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import check
 
     recorded, _ = _read_layout(args.layout_file)
+    if _migrating(args):
+        return _verify_native(args, recorded)
+    if args.native_file:  # not migrated (this time): finalize must not take an earlier run's record
+        _remove(args.native_file)
     kept = read_kept(args.kept_file) if args.kept_file else {}
     if kept:  # with the array states: a kept volume must still run
         arrays = live_arrays(_source(args))
@@ -252,6 +290,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _verify_native(args: argparse.Namespace, recorded: Layout) -> int:
+    """MDCONTAINER_MIGRATE=native: the native arrays against their plans; the UUID map and the migrated arrays."""
+    from .native import format_records, plan_native
+    from .native_verify import check_native
+    from .preflight import kernel_or_path
+
+    deps = _deps(args)
+    grow_last = _is_yes(args.grow_last_volume)
+    plans = [plan_native(recorded, container, grow_last, deps) for container in recorded.containers]
+    system = _system()
+    kernel = kernel_or_path(system)
+    result = check_native(plans, _source(args), lambda device: kernel(device).rsplit("/", 1)[-1])
+    if args.uuid_map:
+        with open(args.uuid_map, "w", encoding="utf-8") as handle:
+            for old, new in result.uuid_map:
+                handle.write(f"{old} {new}\n")
+    if args.native_file:
+        with open(args.native_file, "w", encoding="utf-8") as handle:
+            handle.write(format_records(result.arrays))
+    for line in result.report:
+        print(line)
+    return 0
+
+
 def cmd_finalize(args: argparse.Namespace) -> int:
     """Make the restored system below --root name the recreated arrays (finalize)."""
     from .finalize import finalize, load_uuid_map
@@ -261,7 +330,13 @@ def cmd_finalize(args: argparse.Namespace) -> int:
     if args.mdadm_scan_file:
         with open(args.mdadm_scan_file, encoding="utf-8", errors="surrogateescape") as handle:
             scan = handle.read()
-    result = finalize(args.root, layout, load_uuid_map(args.uuid_map), scan, args.file or ())
+    native = None
+    if args.native_file and os.path.exists(args.native_file):
+        from .native import parse_records
+
+        with open(args.native_file, encoding="utf-8", errors="surrogateescape") as handle:
+            native = parse_records(handle.read(), args.native_file)
+    result = finalize(args.root, layout, load_uuid_map(args.uuid_map), scan, args.file or (), native=native)
     for warning in result.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     for line in result.report:
@@ -279,11 +354,16 @@ def cmd_assembly(args: argparse.Namespace) -> int:
 
 
 def cmd_wait_writable(args: argparse.Namespace) -> int:
-    from .readiness import wait_writable
+    from .readiness import wait_native_writable, wait_writable
 
     system = _system()
     for device in args.devices:
-        print(wait_writable(system, device, args.container, args.member, args.timeout))
+        if args.native:
+            print(wait_native_writable(system, device, args.native, args.timeout))
+        elif args.container:
+            print(wait_writable(system, device, args.container, args.member, args.timeout))
+        else:
+            raise MdcError("wait-writable", "neither --container nor --native is given", "give one of them")
     return 0
 
 
@@ -320,7 +400,7 @@ def cmd_renumber(args: argparse.Namespace) -> int:
 
     layout, lines = _read_layout(args.layout_file)
     system = _system()
-    live = _live(args)
+    live = None if _migrating(args) else _live(args)
     keep: dict[str, str] = {}
     if live is not None:
         from .preflight import kernel_or_path
@@ -444,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     ren = sub.add_parser("renumber", help="free md names for our arrays where unrelated arrays hold the recorded ones")
     ren.add_argument("--layout-file", required=True, help="disklayout.conf to rewrite in place")
     ren.add_argument("--reuse", default="no", help="MDCONTAINER_REUSE: keep existing arrays that match (yes/no)")
+    ren.add_argument("--migrate", default="", help="MDCONTAINER_MIGRATE: 'native' keeps no existing arrays")
     ren.set_defaults(func=cmd_renumber)
 
     keep = sub.add_parser("reuse-check", help="keep the existing container or recreate it (in diskrestore.sh)")
@@ -470,6 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
                              help="whether the original system ran with IMSM_NO_PLATFORM=1 (yes/no, empty: unknown)")
         command.add_argument("--grow-last-volume", default="no", help="MDCONTAINER_GROW_LAST_VOLUME: yes or no")
         command.add_argument("--reuse", default="no", help="MDCONTAINER_REUSE: keep existing arrays that match (yes/no)")
+        command.add_argument("--migrate", default="",
+                             help="MDCONTAINER_MIGRATE: 'native' makes the volumes native md arrays (empty: no)")
+        command.add_argument("--deps-file",
+                             help="ReaR's diskdeps.conf (LAYOUT_DEPS): which volume holds the ESP, /boot or / "
+                                  "(needed with --migrate native)")
 
     pre = sub.add_parser("preflight", help="check disks, sizes, names and platform before anything is written")
     pre.add_argument("--layout-file", required=True)
@@ -504,6 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--recorded", metavar="DIR", help="read mdadm/sysfs output recorded in DIR instead of probing")
     ver.add_argument("--grow-last-volume", default="no")
     ver.add_argument("--kept-file", help="the containers reuse-check kept (MDCONTAINER_REUSE=yes), if any")
+    ver.add_argument("--migrate", default="", help="MDCONTAINER_MIGRATE: 'native' verifies native md arrays")
+    ver.add_argument("--deps-file", help="ReaR's diskdeps.conf (LAYOUT_DEPS), needed with --migrate native")
+    ver.add_argument("--native-file",
+                     help="where the migrated native arrays are listed for finalize (removed when not migrating)")
     ver.set_defaults(func=cmd_verify)
 
     fin = sub.add_parser("finalize", help="make the restored system name the new arrays (finalize)")
@@ -512,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     fin.add_argument("--uuid-map", required=True, help="the 'old-uuid new-uuid' lines written by verify")
     fin.add_argument("--mdadm-scan-file", help="output of 'mdadm --detail --scan' in the rescue system")
     fin.add_argument("--file", action="append", help="another file below --root to patch (repeatable)")
+    fin.add_argument("--native-file", help="the native arrays that replaced the volumes (MDCONTAINER_MIGRATE=native)")
     fin.set_defaults(func=cmd_finalize)
 
     boot = sub.add_parser("boot-volumes", help="the volumes holding /boot (or /): where the boot loader goes")
@@ -529,8 +620,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     wait = sub.add_parser("wait-writable", help="wait until new volumes are writable (mdmon running)")
     wait.add_argument("devices", nargs="+", metavar="device")
-    wait.add_argument("--container", required=True)
+    wait.add_argument("--container", help="the volume's container (IMSM/DDF volumes)")
     wait.add_argument("--member", type=int)
+    wait.add_argument("--native", choices=("1.0", "1.1", "1.2"),
+                      help="the device is a native md array with this metadata (MDCONTAINER_MIGRATE=native)")
     wait.add_argument("--timeout", type=float, default=60)
     wait.set_defaults(func=cmd_wait_writable)
     return parser

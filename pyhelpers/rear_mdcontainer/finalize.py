@@ -38,11 +38,14 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from .errors import MdcError
 from .mdadm_parse import ScanArray, parse_scan
 from .model import Container, Layout, Volume
+
+if TYPE_CHECKING:
+    from .native import MigratedArray
 
 Entry = Union[Container, Volume]
 
@@ -541,19 +544,26 @@ class Finalization:
 
 
 def finalize(root: str, layout: Layout, uuid_map: Iterable[tuple[str, str]], scan_text: str | None = None,
-             extra_files: Iterable[str] = ()) -> Finalization:
+             extra_files: Iterable[str] = (), native: list[MigratedArray] | None = None) -> Finalization:
     """Update the restored system below ``root`` for the new UUIDs of the recreated arrays.
 
     ``uuid_map``: (old hex, new hex) pairs from the verification;
     ``scan_text``: ``mdadm --detail --scan`` of the rescue system (preferred
     where it identifies an entry); ``extra_files``: more files to patch, below
-    ``root`` (ReaR's FILES_TO_PATCH_PATTERNS).
+    ``root`` (ReaR's FILES_TO_PATCH_PATTERNS); ``native``: the native md
+    arrays that replaced the volumes (MDCONTAINER_MIGRATE=native, see
+    native_finalize), None when the firmware RAID was recreated.
     """
     base = Path(root)
     if not base.is_dir():
         raise MdcError(root, "is not a directory", "give the mount point of the restored system (TARGET_FS_ROOT)")
     pairs = list(uuid_map)
-    uuids = new_uuids(layout, pairs, scan_text)
+    if native is not None:
+        from .native_finalize import native_uuids, update_mdadm_conf_native
+
+        uuids = native_uuids(layout, pairs, native)
+    else:
+        uuids = new_uuids(layout, pairs, scan_text)
     report = list(uuids.report)
     warnings = list(uuids.warnings)
     changed: list[str] = []
@@ -571,7 +581,10 @@ def finalize(root: str, layout: Layout, uuid_map: Iterable[tuple[str, str]], sca
 
     confs = _files(base, MDADM_CONFS)
     for name, path in confs:
-        text, what = update_mdadm_conf(_read(path), layout, uuids)
+        if native is not None:
+            text, what = update_mdadm_conf_native(_read(path), layout, uuids, native)
+        else:
+            text, what = update_mdadm_conf(_read(path), layout, uuids)
         if what is not None and rewrite(name, path, text):
             report.append(f"{name}: {what}")
     if not confs:

@@ -40,8 +40,9 @@ FORMAT = ("# Format: # mdplatform imsm present=<yes|no> imsm-no-platform=<yes|no
           "[max-volumes-per-controller=<n>] [controllers=<type,...>]")
 CHOICES = ("MDCONTAINER_IMSM_NO_PLATFORM=yes creates the IMSM container without the platform's checks (Linux "
            "assembles it, the firmware neither checks nor boots it); MDCONTAINER_REUSE=yes keeps a matching "
-           "container that the firmware's RAID setup made before the recovery; or recover onto hardware whose "
-           "Intel RST/VROC supports the layout (a migration to native md RAID is not available yet)")
+           "container that the firmware's RAID setup made before the recovery; MDCONTAINER_MIGRATE=native "
+           "creates native md arrays instead of firmware RAID; or recover onto hardware whose Intel RST/VROC "
+           "supports the layout")
 
 
 @dataclass(frozen=True)

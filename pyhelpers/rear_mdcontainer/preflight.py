@@ -9,12 +9,15 @@ the fix; no disk has been written when it is raised.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from .errors import MdcError
 from .imsm_platform import PlatformRecord, check_target, parse_record
 from .mdadm_parse import PlatformInfo, parse_detail_platform
 from .model import Container, Layout
+from .native import describe as describe_native
+from .native import needed_bytes as native_needed_bytes
+from .native import plan_native
 from .plan import plan_volumes
 from .reuse import REUSE, LiveArrays, decide, describe
 from .system import System
@@ -28,6 +31,8 @@ MIB = 1024 * 1024
 #: DDF: 32 MiB for the anchor, headers and configuration records (ddf-raid1 fixture).
 METADATA_RESERVE = {"imsm": 6 * MIB, "ddf": 32 * MIB}
 MIN_MDADM = (3, 2)
+#: mdadm that knows --data-offset (MDCONTAINER_MIGRATE=native).
+MIN_MDADM_NATIVE = (3, 3)
 
 
 def disk_sizes(lines: Iterable[str]) -> dict[str, int]:
@@ -77,7 +82,8 @@ def kernel_or_path(system: System) -> Callable[[str], str]:
 
 def check_container(system: System, layout: Layout, container: Container, *, original_sizes: dict[str, int],
                     no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local",
-                    live: LiveArrays | None = None, platform: PlatformRecord | None = None) -> list[str]:
+                    live: LiveArrays | None = None, platform: PlatformRecord | None = None,
+                    migrate: bool = False, deps: Sequence[tuple[str, str]] | None = None) -> list[str]:
     """Everything about one container that can be checked before anything is written.
 
     md names the container or its volumes need may be held by old arrays on any
@@ -86,11 +92,18 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
     exists needs only its disks not to be in use; one that reaches beyond the
     layout's disks is refused.  IMSM to create with the platform's checks must
     be within what this system's platform allows (``platform``: what the
-    original system had, for the message).
+    original system had, for the message). With ``migrate``
+    (MDCONTAINER_MIGRATE=native) the volumes become native md arrays: their
+    md names and the sizes of the native geometry are checked, no platform
+    (``deps``: ReaR's diskdeps.conf, to log which metadata each array gets).
     """
     subject = container.entry_name
     report: list[str] = []
     plan_volumes(layout, container, grow_last)  # member order, no missing slots
+    if migrate:
+        plan = plan_native(layout, container, grow_last, deps or [])
+        if deps is not None:
+            report.extend(describe_native(plan))
     if live is not None:
         decision = decide(layout, container, live, kernel_or_path(system))
         report.append(describe(decision))
@@ -108,9 +121,13 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
             raise MdcError(subject, f"{disk} is not a whole disk ({name})",
                            "IMSM and DDF containers own whole disks; map the layout to disks")
         size = system.size_bytes(name)
-        need = needed_bytes(layout, container, disk, original_sizes.get(disk))
+        if migrate:  # the volumes' sizes, md superblocks and, for several volumes, a partition table
+            need = native_needed_bytes(layout, container, disk)
+        else:
+            need = needed_bytes(layout, container, disk, original_sizes.get(disk))
         if size < need:
-            raise MdcError(subject, f"disk {disk} has {size // MIB} MiB but the recorded volumes need {need // MIB} MiB",
+            raise MdcError(subject, f"disk {disk} has {size // MIB} MiB but the recorded volumes need {need // MIB} MiB"
+                           + (" as native md arrays" if migrate else ""),
                            "use a disk at least as large as the original, or map the layout to a larger disk")
         names.append(name)
         report.append(f"{disk} ({name}): {size // MIB} MiB, {need // MIB} MiB needed")
@@ -118,7 +135,9 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
 
     layout_disks = system.kernel_names(layout.member_disks())
     ours = set(devices_below(system, layout_disks))
-    for device in [container.device] + [v.device for v in layout.volumes_of(container)]:
+    # Migrated to native md, the container's md name is not needed:
+    wanted = [] if migrate else [container.device]
+    for device in wanted + [v.device for v in layout.volumes_of(container)]:
         md = device.rsplit("/", 1)[-1]
         state = system.md_value(md, "array_state")
         if state in ("", "clear"):
@@ -129,6 +148,12 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
                            f"stop it with 'mdadm --stop {device}' if it is not needed, the recovery needs that name")
         report.append(f"{device} is an old array on our disks and will be stopped")
 
+    if migrate:
+        if mdadm_version(system) < MIN_MDADM_NATIVE:
+            raise MdcError(subject, "mdadm is older than 3.3 and cannot create native arrays with a given data offset",
+                           "use a rescue system with a newer mdadm")
+        report.append("migrating to native md (MDCONTAINER_MIGRATE=native): no container and no IMSM platform needed")
+        return report
     if mdadm_version(system) < MIN_MDADM:
         raise MdcError(subject, "mdadm is older than 3.2 and cannot create IMSM/DDF containers reliably",
                        "use a rescue system with a newer mdadm")
@@ -146,7 +171,8 @@ def check_container(system: System, layout: Layout, container: Container, *, ori
 
 def preflight(system: System, layout: Layout, lines: list[str], containers: list[str] | None = None, *,
               no_platform: bool, grow_last: bool = False, target_root: str = "/mnt/local",
-              live: LiveArrays | None = None) -> list[str]:
+              live: LiveArrays | None = None, migrate: bool = False,
+              deps: Sequence[tuple[str, str]] | None = None) -> list[str]:
     selected = [c for c in layout.containers if not containers or c.device in containers]
     missing = sorted(set(containers or ()) - {c.device for c in layout.containers})
     if missing:
@@ -156,5 +182,6 @@ def preflight(system: System, layout: Layout, lines: list[str], containers: list
     platform = parse_record(lines)
     for container in selected:
         report.extend(check_container(system, layout, container, original_sizes=sizes, no_platform=no_platform,
-                                      grow_last=grow_last, target_root=target_root, live=live, platform=platform))
+                                      grow_last=grow_last, target_root=target_root, live=live, platform=platform,
+                                      migrate=migrate, deps=deps))
     return report

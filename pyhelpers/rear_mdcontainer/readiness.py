@@ -77,3 +77,38 @@ def wait_writable(system: System, device: str, container: str, member: int | Non
                            "check dmesg and 'mdadm --detail " + device + "'; raise MDCONTAINER_WAIT_SECONDS if the "
                            "system is slow")
         sleep(0.5)
+
+
+#: sysfs array_state of a native array that takes writes.
+NATIVE_WRITABLE_STATES = ("clean", "active", "active-idle", "write-pending")
+
+
+def wait_native_writable(system: System, device: str, metadata: str, timeout: float,
+                         sleep: Callable[[float], None] = time.sleep,
+                         clock: Callable[[], float] = time.monotonic) -> str:
+    """A native md array (MDCONTAINER_MIGRATE=native) with ``metadata``, writable: no mdmon is involved.
+
+    A native array runs writable once created; one that the kernel started
+    read-only ("read-auto", md's start_ro) is switched with mdadm --readwrite.
+    """
+    subject = f"mdvolume {device}"
+    md = _md_name(subject, device)
+    version = system.md_value(md, "metadata_version")
+    if version != metadata:
+        found = f"metadata_version '{version}'" if version else "no such md array"
+        raise MdcError(subject, f"{device} is not a native md array with metadata {metadata} ({found})",
+                       "the array was not created as planned; rerun the recovery from the container step")
+    deadline = clock() + timeout
+    asked_readwrite = False
+    while True:
+        state = system.md_value(md, "array_state")
+        if state in NATIVE_WRITABLE_STATES:
+            return f"{device} is writable ({state}, native md, metadata {metadata})"
+        if state in ("read-auto", "readonly") and not asked_readwrite:
+            system.run("mdadm", "--readwrite", device)
+            asked_readwrite = True
+        if clock() >= deadline:
+            raise MdcError(subject, f"{device} is still '{state}' after {timeout:g} seconds",
+                           f"check dmesg and 'mdadm --detail {device}'; raise MDCONTAINER_WAIT_SECONDS if the system "
+                           "is slow")
+        sleep(0.5)

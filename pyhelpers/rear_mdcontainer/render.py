@@ -9,12 +9,14 @@ name or a disk path says is ever executed.  The templates live in
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .errors import MdcError
 from .model import Container, Layout, Volume
+from .native import MD_OVERHEAD_MIB, plan_native
 from .plan import plan_volumes
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -60,6 +62,27 @@ def render_container(layout: Layout, device: str, *, no_platform: bool, no_platf
 def render_volume(layout: Layout, device: str, *, wait_seconds: int) -> str:
     volume = _find_volume(layout, device)
     return environment().get_template("volume.sh.j2").render(volume=volume, wait_seconds=int(wait_seconds))
+
+
+def render_native_container(layout: Layout, device: str, *, grow_last: bool, wait_seconds: int,
+                            deps: Sequence[tuple[str, str]]) -> str:
+    """MDCONTAINER_MIGRATE=native: the container's volumes as native md arrays (no container)."""
+    container = _find_container(layout, device)
+    return environment().get_template("native_container.sh.j2").render(
+        container=container,
+        plan=plan_native(layout, container, grow_last, deps),
+        grow_last=grow_last,
+        wait_seconds=int(wait_seconds),
+        md_overhead_mib=MD_OVERHEAD_MIB,
+    )
+
+
+def render_native_volume(layout: Layout, device: str, *, grow_last: bool, wait_seconds: int,
+                         deps: Sequence[tuple[str, str]]) -> str:
+    volume = _find_volume(layout, device)
+    plan = plan_native(layout, layout.container(volume.container), grow_last, deps)
+    array = next(a for a in plan.arrays if a.device == volume.device)
+    return environment().get_template("native_volume.sh.j2").render(array=array, wait_seconds=int(wait_seconds))
 
 
 def _find_container(layout: Layout, device: str) -> Container:

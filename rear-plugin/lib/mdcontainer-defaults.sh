@@ -31,6 +31,13 @@
 # recreates only what is inside the volumes; 'no' recreates them (see the user guide).
 : "${MDCONTAINER_REUSE:=no}"
 
+# Recreate each recorded volume as a native Linux md array (metadata 1.0 for
+# the volume that holds the ESP, /boot or /, 1.2 otherwise) under the same md
+# device name instead of a firmware RAID container volume: 'native'. Empty:
+# recreate the firmware RAID as recorded. For a replacement machine without
+# Intel RST, or to leave firmware RAID (see "Migrating to native md" in the guide).
+: "${MDCONTAINER_MIGRATE:=}"
+
 # How many seconds a new volume may take to become writable (mdmon started)
 # before the recovery stops with an error.
 : "${MDCONTAINER_WAIT_SECONDS:=60}"

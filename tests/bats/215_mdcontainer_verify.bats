@@ -71,3 +71,17 @@ setup() {
     run cat "$HELPER_CALLS" "$REAR_LOG"
     refute_output
 }
+
+@test "MDCONTAINER_MIGRATE=native: the native arrays are verified and listed for finalize" {
+    MDCONTAINER_MIGRATE=native
+    LAYOUT_DEPS=$VAR_DIR/layout/diskdeps.conf
+    source "$HOOK"
+    run cat "$HELPER_CALLS"
+    assert_output "verify --layout-file $LAYOUT_FILE --uuid-map $VAR_DIR/layout/mdcontainer-uuid-map --grow-last-volume no --kept-file $VAR_DIR/layout/mdcontainer-kept --migrate native --deps-file $VAR_DIR/layout/diskdeps.conf --native-file $VAR_DIR/layout/mdcontainer-native"
+}
+
+@test "without migration an earlier run's list of native arrays goes" {
+    echo "/dev/md126 11111111:22222222:33333333:44444444 1.0 any:Volume0" >"$VAR_DIR/layout/mdcontainer-native"
+    source "$HOOK"
+    assert [ ! -e "$VAR_DIR/layout/mdcontainer-native" ]
+}

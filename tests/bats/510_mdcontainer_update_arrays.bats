@@ -177,3 +177,11 @@ EOF
     run cat "$REAR_LOG"
     assert_line --partial "no mdadm.conf in the restored system"
 }
+
+@test "migrated to native md: the list of native arrays is passed on" {
+    echo "/dev/md126 $NEW_V 1.0 any:Volume0" >"$VAR_DIR/layout/mdcontainer-native"
+    function mdadm() { return 1; }
+    source "$HOOK"
+    run cat "$HELPER_CALLS"
+    assert_output "finalize --root $TARGET_FS_ROOT --layout-file $LAYOUT_FILE --uuid-map $VAR_DIR/layout/mdcontainer-uuid-map --native-file $VAR_DIR/layout/mdcontainer-native"
+}

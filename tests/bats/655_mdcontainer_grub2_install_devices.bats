@@ -109,3 +109,11 @@ LAYOUT
     assert_failure
     refute_output
 }
+
+@test "migrated to native md: GRUB2 goes onto the native array, which puts it onto each member disk" {
+    MDCONTAINER_MIGRATE=native
+    source "$HOOK"
+    assert_equal "$GRUB2_INSTALL_DEVICES" "/dev/md126"
+    run cat "$REAR_LOG"
+    assert_line --partial "LogPrint: rear-mdcontainer: / is on /dev/md126, migrated to native md: GRUB2 is installed onto the array"
+}

@@ -99,3 +99,10 @@ EOF
     mdcontainer_config_args
     assert_equal "${MDCONTAINER_CONFIG_ARGS[*]}" "--imsm-no-platform no --original-imsm-no-platform yes --grow-last-volume yes --reuse yes"
 }
+
+@test "mdcontainer_config_args: MDCONTAINER_MIGRATE=native adds the migration and ReaR's dependency file" {
+    MDCONTAINER_MIGRATE=native
+    LAYOUT_DEPS=$VAR_DIR/layout/diskdeps.conf
+    mdcontainer_config_args
+    assert_equal "${MDCONTAINER_CONFIG_ARGS[*]}" "--imsm-no-platform auto --original-imsm-no-platform unknown --grow-last-volume no --reuse no --migrate native --deps-file $VAR_DIR/layout/diskdeps.conf"
+}

@@ -61,7 +61,7 @@ def ddf_layout() -> Layout:
 
 # --- rendered code ------------------------------------------------------------------------------
 
-STUBS = ("mdadm", "mdcontainer_helper", "LogPrint", "wipefs", "my_udevsettle", "systemctl")
+STUBS = ("mdadm", "mdcontainer_helper", "LogPrint", "wipefs", "my_udevsettle", "systemctl", "parted", "Error", "LogPrintError")
 CALL = "\x01"
 
 

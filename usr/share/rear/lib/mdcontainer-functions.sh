@@ -53,12 +53,19 @@ function mdcontainer_member_disks () {
 # The helper options that come from the configuration (defaults in
 # lib/mdcontainer-defaults.sh). MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM is what
 # the original system did, recorded into the rescue system's rescue.conf.
+# With MDCONTAINER_MIGRATE=native the helper reads ReaR's dependency graph
+# ($LAYOUT_DEPS) to find the volumes that hold the ESP, /boot or /.
 # Usage: mdcontainer_helper ... "${MDCONTAINER_CONFIG_ARGS[@]}" after calling it.
 function mdcontainer_config_args () {
     MDCONTAINER_CONFIG_ARGS=( --imsm-no-platform "${MDCONTAINER_IMSM_NO_PLATFORM:-auto}"
                               --original-imsm-no-platform "${MDCONTAINER_ORIGINAL_IMSM_NO_PLATFORM:-unknown}"
                               --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}"
                               --reuse "${MDCONTAINER_REUSE:-no}" )
+    if test "${MDCONTAINER_MIGRATE:-}" ; then
+        MDCONTAINER_CONFIG_ARGS+=( --migrate "$MDCONTAINER_MIGRATE" )
+        test "${LAYOUT_DEPS:-}" && MDCONTAINER_CONFIG_ARGS+=( --deps-file "$LAYOUT_DEPS" )
+    fi
+    return 0
 }
 
 # Add the components of mdcontainer/mdvolume entries to the dependency graph.

@@ -9,6 +9,8 @@
 # /boot) lives on one of our volumes and the user did not choose, we set
 # GRUB2_INSTALL_DEVICES to the volume device: 660 then runs
 # 'grub-install /dev/mdX' in the restored system, which writes through md.
+# Migrated to native md (MDCONTAINER_MIGRATE=native), the volume device is a
+# native array on the member disks: grub-install /dev/mdX installs onto each.
 # 655: after 510 (new UUIDs in the restored files), before 660.
 
 is_false "$MDCONTAINER_ENABLED" && return 0
@@ -41,4 +43,10 @@ done < "$MDCONTAINER_HELPER_OUT"
 test "${#volumes[@]}" -gt 0 || return 0
 
 GRUB2_INSTALL_DEVICES="${volumes[*]}"
+if test "${MDCONTAINER_MIGRATE:-}" = native ; then
+    # A native md array on whole disks (metadata 1.0 for the volume with /boot or /):
+    # grub-install /dev/mdX writes GRUB onto each member disk, as on native md RAID1.
+    LogPrint "rear-mdcontainer: $mountpoint is on ${volumes[*]}, migrated to native md: GRUB2 is installed onto the array (grub-install puts it onto each member disk)"
+    return 0
+fi
 LogPrint "rear-mdcontainer: $mountpoint is on firmware RAID volume ${volumes[*]}: GRUB2 is installed onto the volume (as the RAID BIOS boots it), not onto its member disks"

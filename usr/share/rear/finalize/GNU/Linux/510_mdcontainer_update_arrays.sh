@@ -40,6 +40,11 @@ else
     LogPrintError "rear-mdcontainer: 'mdadm --detail --scan' failed, the new md UUIDs come from $MDCONTAINER_UUID_MAP only"
 fi
 
+# Volumes migrated to native md arrays (MDCONTAINER_MIGRATE=native), as the
+# verification found them: their ARRAY lines replace the container's.
+local -a native_args=()
+test -f "$VAR_DIR/layout/mdcontainer-native" && native_args=( --native-file "$VAR_DIR/layout/mdcontainer-native" )
+
 # The patterns are relative to the restored root (as in 280_migrate_uuid_tags.sh);
 # the helper follows symlinks inside it and skips /proc, /sys, /dev and /run.
 local file
@@ -53,7 +58,7 @@ popd >/dev/null || Error "rear-mdcontainer: cannot change back from $TARGET_FS_R
 
 mdcontainer_helper_or_error "updating the restored system for the new md UUIDs" \
     finalize --root "$TARGET_FS_ROOT" --layout-file "$LAYOUT_FILE" --uuid-map "$MDCONTAINER_UUID_MAP" \
-    "${scan_args[@]}" "${file_args[@]}"
+    "${scan_args[@]}" "${file_args[@]}" "${native_args[@]}"
 LogPrint "$( cat "$MDCONTAINER_HELPER_OUT" )"
 
 # The initramfs restored from the backup names the old UUIDs: it must be rebuilt.

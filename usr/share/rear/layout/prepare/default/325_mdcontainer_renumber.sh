@@ -15,7 +15,8 @@
 is_false "$MDCONTAINER_ENABLED" && return 0
 grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
 
-mdcontainer_helper_or_error "finding free md names" renumber --layout-file "$LAYOUT_FILE" --reuse "${MDCONTAINER_REUSE:-no}"
+mdcontainer_helper_or_error "finding free md names" renumber --layout-file "$LAYOUT_FILE" --reuse "${MDCONTAINER_REUSE:-no}" \
+    --migrate "${MDCONTAINER_MIGRATE:-}"
 local line
 while read -r line ; do
     LogPrint "rear-mdcontainer: $line"

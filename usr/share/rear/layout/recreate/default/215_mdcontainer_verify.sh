@@ -10,13 +10,23 @@
 # kept for the finalize stage (mdadm.conf, rd.md.uuid= kernel arguments).
 # Containers that diskrestore.sh kept as they existed (MDCONTAINER_REUSE=yes,
 # listed in mdcontainer-kept) are checked for what made them fit instead.
+# With MDCONTAINER_MIGRATE=native each volume's md device must be the planned
+# native md array; they are listed in mdcontainer-native for the finalize stage.
 
 is_false "$MDCONTAINER_ENABLED" && return 0
 grep -q '^mdcontainer ' "$LAYOUT_FILE" || return 0
 
 LogPrint "Verifying the recreated firmware RAID containers and volumes (rear-mdcontainer)"
 MDCONTAINER_UUID_MAP="$VAR_DIR/layout/mdcontainer-uuid-map"
+# What an earlier run migrated is not what this run made:
+rm -f "$VAR_DIR/layout/mdcontainer-native"
+local -a migrate_args=()
+if test "${MDCONTAINER_MIGRATE:-}" ; then
+    migrate_args=( --migrate "$MDCONTAINER_MIGRATE" --deps-file "$LAYOUT_DEPS"
+                   --native-file "$VAR_DIR/layout/mdcontainer-native" )
+fi
 mdcontainer_helper_or_error "verifying the recreated firmware RAID" \
     verify --layout-file "$LAYOUT_FILE" --uuid-map "$MDCONTAINER_UUID_MAP" \
-    --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}" --kept-file "$VAR_DIR/layout/mdcontainer-kept"
+    --grow-last-volume "${MDCONTAINER_GROW_LAST_VOLUME:-no}" --kept-file "$VAR_DIR/layout/mdcontainer-kept" \
+    "${migrate_args[@]}"
 LogPrint "$( cat "$MDCONTAINER_HELPER_OUT" )"

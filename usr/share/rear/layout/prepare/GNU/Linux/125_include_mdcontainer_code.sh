@@ -32,11 +32,15 @@ function create_mdcontainer () {
 
 # A volume's code checks that the volume is there and writable, wipes old
 # signatures inside it and then makes its partitions with upstream's code.
+# With MDCONTAINER_MIGRATE=native the container's code made native md arrays
+# under the volumes' md names instead; the rest is the same.
 function create_mdvolume () {
     local volume="$1"
     local keyword device size label junk
+    mdcontainer_config_args
     mdcontainer_helper_or_error "generating the code for $volume" \
-        render volume --layout-file "$LAYOUT_FILE" --device "$volume" --wait-seconds "$MDCONTAINER_WAIT_SECONDS"
+        render volume --layout-file "$LAYOUT_FILE" --device "$volume" --wait-seconds "$MDCONTAINER_WAIT_SECONDS" \
+        "${MDCONTAINER_CONFIG_ARGS[@]}"
     cat "$MDCONTAINER_HELPER_OUT" >> "$LAYOUT_CODE"
     # The partition table type of the volume is in its 'raiddisk' line
     # (raiddisk /dev/md126 <size> gpt) from layout/save/GNU/Linux/210_raid_layout.sh:
