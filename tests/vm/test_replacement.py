@@ -204,3 +204,102 @@ def test_reuse_keeps_arrays_the_firmware_made(vm_factory) -> None:
     kept_container = recovery.file("uuids-before.txt").split()[0]
     assert kept_container in recovery.file("mdcontainer-kept")
     assert kept_container in recovery.file("mdcontainer-uuid-map")
+
+
+MIGRATE_ORIGINAL = ORIGINAL + r"""
+facts "$dev" >"$VMTEST_SHARE/facts-before.txt"
+members "$dev" >"$VMTEST_SHARE/members-before.txt"
+# What the original system's mdadm.conf and kernel arguments name (for the finalize check in the recovery boot):
+mdadm --detail --scan | tee "$VMTEST_SHARE/scan-before.txt"
+rear_config
+save_layout
+"""
+
+# The same (dirty) disks in a new boot: udev assembles the old IMSM container and volume; the recovery
+# migrates the volume to a native md array. The finalize helper then runs on a small restored root made
+# from the original's 'mdadm --detail --scan' (rear layoutonly restores nothing and has no finalize stage).
+MIGRATE_RECOVERY = COMMON + r"""
+step "recovery boot on the dirty disks: what udev assembled"
+cat /proc/mdstat | tee "$VMTEST_SHARE/mdstat-at-boot.txt"
+as_rescue_system "$(awk '$1 == "fs" && $3 == "/srv/t/root" {print $2}' $L)"
+rear_config MDCONTAINER_MIGRATE=native
+rc=0; rear_run layoutonly || rc=$?
+echo "$rc" >"$VMTEST_SHARE/layoutonly.rc"
+for f in diskrestore.sh mdcontainer-uuid-map mdcontainer-native diskdeps.conf; do
+    cp "/var/lib/rear/layout/$f" "$VMTEST_SHARE/" || true
+done
+cat /proc/mdstat
+vol=$(awk '$1 == "mdvolume" {print $2; exit}' $L)
+n=${vol##*/}
+echo "$vol" >"$VMTEST_SHARE/volume.txt"
+facts "$vol" | tee "$VMTEST_SHARE/facts-after.txt"
+members "$vol" | tee "$VMTEST_SHARE/members-after.txt"
+echo "$(cat /sys/block/$n/md/metadata_version) $(cat /sys/block/$n/md/array_state)" | tee "$VMTEST_SHARE/state-after.txt"
+for m in /sys/block/md*/md; do echo "$(basename "$(dirname "$m")") $(cat "$m/metadata_version")"; done \
+    | tee "$VMTEST_SHARE/versions-after.txt"
+mdadm --detail --export "$vol" | tee "$VMTEST_SHARE/detail-export-after.txt"
+step "the recreated file systems take writes"
+findmnt -R /mnt/local || true
+echo "written after the migration" >/mnt/local/migrated.txt && sync && cat /mnt/local/migrated.txt \
+    >"$VMTEST_SHARE/written.txt"
+umount -R /mnt/local || true
+step "finalize on a restored root that names the old arrays"
+root=/root/restored
+mkdir -p $root/etc/mdadm $root/etc/default
+{ echo "HOMEHOST <system>"; cat "$VMTEST_SHARE/scan-before.txt"; } >$root/etc/mdadm/mdadm.conf
+uuids=$(sed -n 's/.*UUID=\([0-9a-f:]*\).*/rd.md.uuid=\1/p' "$VMTEST_SHARE/scan-before.txt" | paste -sd' ' -)
+echo "GRUB_CMDLINE_LINUX=\"$uuids\"" >$root/etc/default/grub
+PYTHONPATH=/usr/share/rear/mdcontainer/python python3 -m rear_mdcontainer finalize --root $root --layout-file $L \
+    --uuid-map /var/lib/rear/layout/mdcontainer-uuid-map --native-file /var/lib/rear/layout/mdcontainer-native \
+    | tee "$VMTEST_SHARE/finalize.out"
+cp $root/etc/mdadm/mdadm.conf "$VMTEST_SHARE/mdadm.conf-after"
+cp $root/etc/default/grub "$VMTEST_SHARE/grub-after"
+mdadm --detail --scan | tee "$VMTEST_SHARE/scan-after.txt"
+"""
+
+
+def test_migrate_to_native_md_on_dirty_disks(vm_factory) -> None:
+    """MDCONTAINER_MIGRATE=native: the IMSM RAID1 (root on it) becomes a native md RAID1 with metadata 1.0."""
+    vm = vm_factory([DiskSpec("a", 512), DiskSpec("b", 512)])
+    original = vm.run(MIGRATE_ORIGINAL, files=FILES, label="original", timeout=1800)
+    assert original.rc == 0, original.output[-6000:]
+    files = {**FILES, "scan-before.txt": original.file("scan-before.txt")}  # each run has its own share
+    recovery = vm.run(MIGRATE_RECOVERY, files=files, label="migrate", timeout=3000)
+    print(recovery.output[-5000:])
+    assert recovery.rc == 0, recovery.output[-6000:]
+    assert "external:imsm" in recovery.file("mdstat-at-boot.txt") or "imsm" in recovery.file("mdstat-at-boot.txt"), \
+        "udev assembled the old IMSM arrays at boot (dirty disks)"
+    assert recovery.file("layoutonly.rc").strip() == "0", recovery.output[-8000:]
+
+    vol = recovery.file("volume.txt").strip()
+    version, state = recovery.file("state-after.txt").split()
+    assert version == "1.0", "the volume holding / gets metadata 1.0"
+    assert state in ("clean", "active", "active-idle"), state
+    versions = recovery.file("versions-after.txt")
+    assert "external" not in versions, f"no container or container volume is left: {versions}"
+    before = original.file("facts-before.txt").split()
+    after = recovery.file("facts-after.txt").split()
+    assert after[:4] == ["raid1", "2", "0", "262144"], after
+    assert after[4:] == before[4:], "partitions and file systems (labels, UUIDs) as recorded"
+    assert recovery.file("members-after.txt").strip() == original.file("members-before.txt").strip(), \
+        "the whole member disks in the recorded slot order"
+    assert recovery.file("written.txt").strip() == "written after the migration"
+
+    code = recovery.file("diskrestore.sh")
+    assert re.search(rf"^mdadm --create {vol} --run --metadata=1\.0 --homehost=any --name=Volume0 --level=raid1 "
+                     r"--raid-devices=2 --size=262144 --bitmap=internal /dev/sd[a-z] /dev/sd[a-z] >&2$", code, re.M), code
+    assert "--metadata=imsm" not in code
+    assert "Verifying the recreated firmware RAID" in recovery.output
+    export = dict(line.split("=", 1) for line in recovery.file("detail-export-after.txt").split() if "=" in line)
+    new_uuid = export["MD_UUID"]
+    assert recovery.file("mdcontainer-native").split()[:3] == [vol, new_uuid, "1.0"]
+
+    # finalize: no container= / member= / imsm lines; the native array's line; every old UUID now the native one
+    old = re.findall(r"UUID=([0-9a-f:]+)", original.file("scan-before.txt"))
+    assert len(old) == 2, original.file("scan-before.txt")
+    conf = recovery.file("mdadm.conf-after")
+    assert "container=" not in conf and "member=" not in conf and "imsm" not in conf, conf
+    assert re.search(rf"^ARRAY \S+ metadata=1\.0 UUID={new_uuid}( name=\S+)?$", conf, re.M), conf
+    grub = recovery.file("grub-after")
+    assert grub.strip() == f'GRUB_CMDLINE_LINUX="rd.md.uuid={new_uuid} rd.md.uuid={new_uuid}"', grub
+    assert new_uuid in recovery.file("scan-after.txt")
