@@ -136,6 +136,7 @@ def test_boot_modes(tmp_path: Path, fake_image: Image) -> None:
     disk = " ".join(vm.qemu_command(tmp_path, tmp_path / "c", boot="disk:b", root=False))
     assert "-kernel" not in disk and "drive=root" not in disk
     assert "serial=MDC-B,bootindex=0" in disk and "serial=MDC-A,bootindex" not in disk
+    assert "-device VGA" in disk and "-device VGA" not in kernel
     cdrom = " ".join(vm.qemu_command(tmp_path, tmp_path / "c", boot="cdrom:/x/rescue.iso"))
     assert "file=/x/rescue.iso" in cdrom and "ide-cd,drive=cd0,bus=ahcicd.0,bootindex=0" in cdrom
     with pytest.raises(ValueError):

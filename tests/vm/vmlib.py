@@ -481,6 +481,11 @@ class VM:
                     "-device", "ahci,id=ahcicd", "-device", "ide-cd,drive=cd0,bus=ahcicd.0,bootindex=0"]
         else:
             raise ValueError(f"boot must be kernel, disk:NAME, cdrom:PATH or firmware, not {boot!r}")
+        if boot != "kernel":
+            # A graphics adapter, as every PC that boots through firmware has: without one, GRUB's
+            # default grub.cfg (grub-mkconfig: load_video, gfxterm) hangs under SeaBIOS before the
+            # kernel (seen: a restored system stuck after "Welcome to GRUB!", booting with VGA).
+            cmd += ["-device", "VGA"]
         if root:
             cmd += ["-drive", f"if=none,id=root,file={self.overlay},format=qcow2,cache=unsafe,discard=unmap",
                     "-device", "virtio-blk-pci,drive=root"]
