@@ -148,7 +148,7 @@ e2e: deps
 
 # Debian trixie (rear 2.7, mdadm 4.4, Python 3.13, kernel 6.12; issue #6): the test bed, the recording scenarios
 # and the dirty-disk recovery in a trixie image (built on first use, ~4 min). make test runs them on bookworm, and
-# its unit tests read both mdadm versions' fixtures. About 40 VM minutes with two workers.
+# its unit tests read both mdadm versions' fixtures. About 85 VM minutes one after another (measured).
 TRIXIE_TESTS := tests/vm/test_testbed.py tests/vm/test_record.py \
 	tests/vm/test_recover.py::test_recover_dirty_disks_assembled_at_boot
 test-trixie: deps
