@@ -142,7 +142,8 @@ rpm: pkg-source
 demo: deps
 	.venv/bin/python -m tests.vm.demo
 
-# The end-to-end VM test, onto blank and onto the dirty original disks (about 45 VM minutes: not in make test).
+# The end-to-end VM tests (BIOS with the dirty-disk variant, UEFI; MDC_E2E_VARIANTS="bios uefi bios-migrate"
+# chooses), 45-100 VM minutes each on 2 cores: not in make test.
 e2e: deps
 	MDC_E2E=1 MDC_E2E_DIRTY=1 .venv/bin/python -m pytest tests/vm/test_e2e.py -s -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -57,12 +57,15 @@ check_restored() {
     mdadm --detail --scan | tee "$VMTEST_SHARE/detail-scan.txt"
     cp /etc/mdadm/mdadm.conf "$VMTEST_SHARE/mdadm.conf"
     efi_facts >"$VMTEST_SHARE/efi.txt"
+    # Every array that holds data: the container's volumes, or native arrays after a migration.
     for volume in $(md_devices); do
-        md_is_volume "$volume" || continue
+        [[ $(cat "/sys/block/${volume##*/}/md/level" 2>/dev/null) =~ ^raid ]] || continue
         echo "${volume##*/} $(cat /sys/block/${volume##*/}/md/array_state) $(cat /sys/block/${volume##*/}/md/sync_action 2>/dev/null || echo -)"
     done | tee "$VMTEST_SHARE/volumes.txt"
     (cd / && sha256sum -c "$VMTEST_SHARE/data.sha256") | tee "$VMTEST_SHARE/data-check.txt"
     journalctl -b -o short-monotonic --no-pager 2>/dev/null | grep -iE 'md1|md/|mdadm|mdmon|imsm' >"$VMTEST_SHARE/journal-md.txt" || true
-    container=$(mdadm --detail --export "$(mdadm --detail --scan | awk '/metadata=imsm/ {print $2; exit}')" | sed -n 's/^MD_UUID=//p')
-    echo "$container" >"$VMTEST_SHARE/container-uuid.txt"
+    container=$(mdadm --detail --scan | awk '/metadata=imsm/ {print $2; exit}')
+    if [[ -n $container ]]; then
+        mdadm --detail --export "$container" | sed -n 's/^MD_UUID=//p' >"$VMTEST_SHARE/container-uuid.txt"
+    fi
 }

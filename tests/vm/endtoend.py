@@ -114,6 +114,8 @@ class Restore:
     recovery: RunResult
     restored: RunResult
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Recovered with MDCONTAINER_MIGRATE=native: native md arrays instead of the container's volumes.
+    migrated: bool = False
 
     def recover_log(self) -> str:
         share = self.recovery.share_dir
@@ -213,22 +215,27 @@ def root_partition(firmware: str) -> str:
 
 
 def recover_and_boot(target: VM, iso: Path, data: dict[str, str], name: str,
-                     say: Callable[[str], None] = print) -> Restore:
-    """Boot the rescue ISO on ``target``'s disks, ``rear recover``, then boot the recovered disks."""
-    say(f"booting the rescue ISO ({iso.stat().st_size // 2**20} MiB) on the {name} disks; rear recover")
+                     say: Callable[[str], None] = print, migrate: bool = False) -> Restore:
+    """Boot the rescue ISO on ``target``'s disks, ``rear recover``, then boot the recovered disks.
+
+    ``migrate``: recover with MDCONTAINER_MIGRATE=native (in rear's environment; the plugin's
+    defaults keep a value set there), as on a replacement machine without Intel RST.
+    """
+    how = " with MDCONTAINER_MIGRATE=native" if migrate else ""
+    say(f"booting the rescue ISO ({iso.stat().st_size // 2**20} MiB) on the {name} disks; rear recover{how}")
     recovery = target.run(RECOVER, label=f"recover-{name}", boot=f"cdrom:{iso}", root=False, timeout=3600,
-                          require_rc=False)
+                          require_rc=False, env={"MDCONTAINER_MIGRATE": "native"} if migrate else None)
     assert recovery.rc == 0, recovery.output[-8000:] + recovery.console_log[-4000:]
     say(f"booting the restored disks ({name})")
     restored = target.run(RESTORED, files=data, label=f"restored-{name}", boot=disk_boot(target), root=False,
                           timeout=1800, require_rc=False)
-    return Restore(target=name, recovery=recovery, restored=restored,
+    return Restore(target=name, recovery=recovery, restored=restored, migrated=migrate,
                    seconds={f"rescue boot + recover ({name})": recovery.seconds,
                             f"restored boot ({name})": restored.seconds})
 
 
 def run_e2e(make_vm: Callable[[Sequence[DiskSpec]], VM], workdir: Path, *, dirty: bool = False,
-            say: Callable[[str], None] = print) -> E2E:
+            migrate: bool = False, say: Callable[[str], None] = print) -> E2E:
     """Install (cached), the original's mkbackup, recovery onto blank disks and its boot.
 
     ``dirty``: afterwards also recover onto the original's own disks (the
@@ -256,7 +263,7 @@ def run_e2e(make_vm: Callable[[Sequence[DiskSpec]], VM], workdir: Path, *, dirty
     iso = workdir / "rescue.iso"
     shutil.move(str(original.share_dir / "rescue.iso"), iso)
 
-    restores = [recover_and_boot(make_vm(disks), iso, data, "blank", say)]
+    restores = [recover_and_boot(make_vm(disks), iso, data, "blank", say, migrate=migrate)]
     if dirty:
         restores.append(recover_and_boot(source, iso, data, "dirty", say))
     for restore in restores:
@@ -273,7 +280,12 @@ def check_restored_system(e2e: E2E, restore: Restore | None = None) -> None:
     root_part = root_partition(e2e.firmware)
     assert re.fullmatch(rf"/dev/md\d+{root_part}", res.file("root-source.txt").strip()), res.file("root-source.txt")
     mdstat = res.file("mdstat.txt")
-    assert "external:imsm" in mdstat and re.search(r"external:/md\d+/0", mdstat), mdstat
+    migrated = restore.migrated if restore else e2e.restores[0].migrated
+    if migrated:
+        # A native md RAID1 (metadata 1.0: it holds /) instead of the container and its volume.
+        assert "external:" not in mdstat and re.search(r"raid1 .*\n.* super 1\.0 ", mdstat), mdstat
+    else:
+        assert "external:imsm" in mdstat and re.search(r"external:/md\d+/0", mdstat), mdstat
     assert not re.search(r"resync|recovery", mdstat), mdstat
     volumes = res.file("volumes.txt").splitlines()
     assert volumes, mdstat
@@ -287,7 +299,9 @@ def check_restored_system(e2e: E2E, restore: Restore | None = None) -> None:
     scan_uuids = set(re.findall(r"UUID=([0-9a-f:]{35})", res.file("detail-scan.txt")))
     conf = res.file("mdadm.conf")
     conf_uuids = set(re.findall(r"UUID=([0-9a-f:]{35})", conf))
-    assert len(scan_uuids) == 2 and scan_uuids <= conf_uuids, (scan_uuids, conf)
+    assert len(scan_uuids) == (1 if migrated else 2) and scan_uuids <= conf_uuids, (scan_uuids, conf)
+    if migrated:
+        assert "container=" not in conf and "metadata=imsm" not in conf, conf
     assert e2e.original_uuid not in conf, conf
     assert e2e.original_uuid not in scan_uuids, "IMSM gave the recreated volume its old UUID?"
     if e2e.firmware == "uefi":

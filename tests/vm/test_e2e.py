@@ -1,13 +1,16 @@
 """End to end in VMs: install on IMSM RAID1, rear mkbackup, boot the rescue ISO, rear recover, boot.
 
-The scenario and its checks are in tests/vm/endtoend.py (``make demo`` runs
-the same). About 30 VM minutes under TCG on a cold cache (the installed
-original system's disks are cached afterwards): ``make e2e`` runs it
-(MDC_E2E=1), ``make test`` skips it to stay inside CI's time; the flow itself
-is checked without booting in tests/vm/test_endtoend_flow.py. With
-MDC_E2E_DIRTY=1 (``make e2e`` sets it) the same rescue ISO then also recovers
-onto the original's own, dirty disks, whose old arrays the rescue system's
-udev assembles, and those boot too: another ~12 VM minutes.
+The scenario and its checks are in tests/vm/endtoend.py (``python -m
+tests.vm.demo --e2e`` runs the same).  45-100 VM minutes per variant under
+TCG on 2 cores (the installed original system's disks are cached
+afterwards): ``make e2e`` runs it (MDC_E2E=1), ``make test`` skips it to stay
+inside CI's time; the flow itself is checked without booting in
+tests/vm/test_endtoend_flow.py.  MDC_E2E_VARIANTS chooses among "bios",
+"uefi" (the default: both) and "bios-migrate" (the recovery with
+MDCONTAINER_MIGRATE=native: the restored system boots from a native md
+RAID1).  With MDC_E2E_DIRTY=1 (``make e2e`` sets it) the BIOS variant's
+rescue ISO then also recovers onto the original's own, dirty disks, whose old
+arrays the rescue system's udev assembles, and those boot too.
 """
 
 from __future__ import annotations
@@ -20,20 +23,27 @@ import pytest
 
 from tests.vm.endtoend import check_restored_system, run_e2e
 
+#: The variants: firmware, and "-migrate" for a recovery with MDCONTAINER_MIGRATE=native (a replacement
+#: machine without Intel RST: the IMSM RAID1 comes back as a native md RAID1 and must boot).
+VARIANTS = ("bios", "uefi", "bios-migrate")
 
-def _firmwares() -> list[str]:
-    chosen = os.environ.get("MDC_E2E_FIRMWARE", "bios uefi").split()
-    return [name for name in ("bios", "uefi") if name in chosen]
+
+def _variants() -> list[str]:
+    chosen = os.environ.get("MDC_E2E_VARIANTS", "bios uefi").split()
+    return [name for name in VARIANTS if name in chosen]
 
 
 @pytest.mark.skipif(os.environ.get("MDC_E2E", "") != "1",
-                    reason="30 VM minutes: run with make e2e (MDC_E2E=1), left out of make test for CI's time")
-@pytest.mark.parametrize("firmware", _firmwares())
-def test_e2e_imsm_raid1(vm_factory, tmp_path: Path, firmware: str) -> None:
+                    reason="45-100 VM minutes each: run with make e2e (MDC_E2E=1), left out of make test for CI's time")
+@pytest.mark.parametrize("variant", _variants())
+def test_e2e_imsm_raid1(vm_factory, tmp_path: Path, variant: str) -> None:
+    firmware, _, how = variant.partition("-")
+    migrate = how == "migrate"
     # The dirty-disk recovery once, with BIOS: the firmware changes nothing in what the rescue system finds.
-    dirty = os.environ.get("MDC_E2E_DIRTY", "") == "1" and firmware == "bios"
-    e2e = run_e2e(lambda disks: vm_factory(disks, memory_mib=1536, firmware=firmware), tmp_path, dirty=dirty)
-    print(f"end-to-end phases, {firmware} (s): " + ", ".join(f"{k} {v:.0f}" for k, v in e2e.seconds.items()))
+    dirty = os.environ.get("MDC_E2E_DIRTY", "") == "1" and variant == "bios"
+    e2e = run_e2e(lambda disks: vm_factory(disks, memory_mib=1536, firmware=firmware), tmp_path, dirty=dirty,
+                  migrate=migrate)
+    print(f"end-to-end phases, {variant} (s): " + ", ".join(f"{k} {v:.0f}" for k, v in e2e.seconds.items()))
     assert "mdcontainer /dev/md" in e2e.original.file("disklayout.conf")
     assert e2e.original.file("efi-before.txt").startswith(f"firmware {firmware}")
     for restore in e2e.restores:
@@ -42,6 +52,8 @@ def test_e2e_imsm_raid1(vm_factory, tmp_path: Path, firmware: str) -> None:
             # ReaR's 670 found the disk of the ESP /dev/mdXp1 (the plugin's get_device_from_partition).
             assert re.search(r"Creating +EFI Boot Manager entry", log), (restore.target, log[-6000:])
             assert "unable to find the underlying disk" not in log, (restore.target, log[-6000:])
+        elif migrate:
+            assert "migrated to native md: GRUB2 is installed onto the array" in log, (restore.target, log[-6000:])
         else:
             assert "GRUB2 is installed onto the volume" in log, (restore.target, log[-6000:])
         assert "Verifying the recreated firmware RAID" in log, (restore.target, log[-6000:])

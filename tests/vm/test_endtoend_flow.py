@@ -156,3 +156,29 @@ def test_uefi_check_refuses_a_fallback_boot() -> None:
         endtoend.check_uefi_boot(UEFI_BOOTED.replace("BootCurrent: 0004", "BootCurrent: 0001"))
     with pytest.raises(AssertionError):
         endtoend.check_uefi_boot("firmware bios\n")
+
+
+def test_migrated_restore_is_checked_as_native_md(tmp_path: Path, fake_cache: Path) -> None:
+    envs: list[object] = []
+
+    class Migrated(FakeVM):
+        def run(self, script: str, *, label: str, **kwargs: object) -> RunResult:  # type: ignore[override]
+            envs.append((label, kwargs.get("env")))
+            res = super().run(script, label=label, **kwargs)  # type: ignore[arg-type]
+            if label.startswith("restored"):
+                (res.share_dir / "mdstat.txt").write_text(
+                    "md126 : active raid1 sdb[1] sda[0]\n      3139584 blocks super 1.0 [2/2] [UU]\n")
+                (res.share_dir / "detail-scan.txt").write_text(f"ARRAY /dev/md126 metadata=1.0 UUID={NEW_V}\n")
+                (res.share_dir / "mdadm.conf").write_text(f"ARRAY /dev/md126 metadata=1.0 name=any:Volume0 UUID={NEW_V}\n")
+            return res
+
+    e2e = endtoend.run_e2e(lambda disks: Migrated(tmp_path / f"vm{len(envs)}", disks, []),  # type: ignore[arg-type]
+                           tmp_path, migrate=True, say=lambda _: None)
+    assert ("recover-blank", {"MDCONTAINER_MIGRATE": "native"}) in envs
+    assert e2e.restores[0].migrated
+    endtoend.check_restored_system(e2e)
+    # A container left behind fails the check.
+    conf = e2e.restored.share_dir / "mdadm.conf"
+    conf.write_text(conf.read_text() + f"ARRAY metadata=imsm UUID={NEW_C}\n")
+    with pytest.raises(AssertionError):
+        endtoend.check_restored_system(e2e)
