@@ -2,7 +2,9 @@
 
 A volume in an IMSM/DDF container starts read-only ("read-auto") and becomes
 writable only when mdmon, which updates the external metadata, runs for its
-container.  Without mdmon a write blocks or fails ("Array remains readonly").
+container.  Without mdmon a write blocks or fails ("Array remains readonly"),
+also on a volume that is already active: its next metadata change waits for
+mdmon, so no state counts as writable without a running mdmon.
 With mdmon, a volume that needs no resync (created clean, or assembled clean
 from a firmware-made RAID) stays "read-auto" until its first write: the kernel
 then asks mdmon to mark the metadata dirty ("write-pending") and goes on.
@@ -59,7 +61,10 @@ def wait_writable(system: System, device: str, container: str, member: int | Non
     asked_readwrite = False
     while True:
         state = system.md_value(md, "array_state")
-        if state in WRITABLE_STATES:
+        # A writable state counts only with mdmon running: without it the next change of the
+        # metadata (clean -> active on a write, "write-pending") waits for mdmon forever, in the
+        # kernel, where no timeout or signal ends it (seen with mdmon killed after the creation).
+        if state in WRITABLE_STATES and mdmon_running(system, container_md):
             return f"{device} is writable ({state})"
         if state == "read-auto" and not asked_readwrite:
             # A first write would switch it; asking explicitly avoids waiting for one.

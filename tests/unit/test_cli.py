@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
@@ -196,6 +197,9 @@ def test_wait_writable_on_a_fake_tree(tmp_path, capsys, monkeypatch):
     fake = FakeTree(tmp_path)
     fake.md("md127", "9:127", "external:imsm", "inactive", ())
     fake.md("md126", "9:126", "external:/md127/0", "clean", ())
+    (tmp_path / "run" / "mdadm").mkdir(parents=True)
+    (tmp_path / "run" / "mdadm" / "md127.pid").write_text(f"{os.getpid()}\n")  # mdmon runs for md127
+    (tmp_path / "proc" / str(os.getpid())).mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("MDCONTAINER_SYSROOT", str(tmp_path))
     assert main(["wait-writable", "--container", "/dev/md127", "--member", "0", "/dev/md126"]) == 0
     assert capsys.readouterr().out == "/dev/md126 is writable (clean)\n"

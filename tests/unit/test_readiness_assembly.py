@@ -53,13 +53,41 @@ def _mdmon(tree: FakeTree, pid: str = "4242", alive: bool = True, directory: str
 @pytest.mark.parametrize("state", ["clean", "active", "active-idle", "write-pending"])
 def test_writable_at_once(tree, state):
     tree.set_md_state("md126", state)
+    _mdmon(tree)
     clock = Clock()
     assert _wait(tree, clock) == f"/dev/md126 is writable ({state})"
     assert tree.calls == []
     assert clock.sleeps == []
 
 
+@pytest.mark.parametrize("state", ["clean", "active", "write-pending"])
+def test_writable_state_without_mdmon_is_an_error_not_a_hang(tree, state):
+    # mdmon killed after the creation: the next metadata change would wait for it in the kernel forever.
+    tree.set_md_state("md126", state)
+    _mdmon(tree, alive=False)
+    clock = Clock()
+    with pytest.raises(MdcError) as info:
+        _wait(tree, clock, timeout=20)
+    assert info.value.problem == f"/dev/md126 stays '{state}': mdmon is not running for /dev/md127"
+    assert info.value.fix.startswith("start it with 'mdmon /dev/md127'")
+    assert 20 <= sum(clock.sleeps) <= 21
+
+
+def test_writable_once_mdmon_is_up(tree):
+    tree.set_md_state("md126", "active")
+    clock = Clock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now - 1000.0 >= 1.5:  # mdadm started mdmon a moment after the creation
+            _mdmon(tree)
+
+    assert wait_writable(tree.system, "/dev/md126", "/dev/md127", 0, 60, sleep=sleep, clock=clock) == \
+        "/dev/md126 is writable (active)"
+
+
 def test_read_auto_asks_for_readwrite_once(tree):
+    _mdmon(tree)
     clock = Clock()
     assert _wait(tree, clock) == "/dev/md126 is writable (active)"
     assert tree.calls == [("mdadm", "--readwrite", "/dev/md126")]
@@ -67,6 +95,7 @@ def test_read_auto_asks_for_readwrite_once(tree):
 
 def test_member_none_accepts_any_member(tree):
     tree.set_md_state("md126", "clean")
+    _mdmon(tree)
     assert _wait(tree, Clock(), member=None) == "/dev/md126 is writable (clean)"
 
 
@@ -155,6 +184,7 @@ def test_timeout_with_mdmon_running(tree):
 
 def test_becomes_writable_while_waiting(tree):
     tree.set_md_state("md126", "inactive")
+    _mdmon(tree)
     clock = Clock()
 
     def sleep(seconds: float) -> None:

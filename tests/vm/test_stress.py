@@ -207,7 +207,7 @@ if [[ " $* " == *--create*--level=* ]]; then
     rc=0; /sbin/mdadm "$@" || rc=$?
     mount --bind /bin/false "$(command -v mdmon)"
     pkill -9 -x mdmon || true
-    echo "mdmon killed" >&2; echo killed >"$VMTEST_SHARE/mdmon-killed.txt"
+    echo "mdmon killed" >&2; echo killed >/run/mdmon-killed.txt
     exit "$rc"
 fi
 exec /sbin/mdadm "$@"
@@ -219,6 +219,7 @@ start=$(cut -d. -f1 /proc/uptime)
 rc=0; timeout 1500 bash -c '. /mnt/host/prelude.sh; . /mnt/host/layouts.sh; rear_run layoutonly' \
     >"$VMTEST_SHARE/layoutonly.out" 2>&1 || rc=$?
 echo "$rc $(( $(cut -d. -f1 /proc/uptime) - start ))" >"$VMTEST_SHARE/layoutonly.rc"
+cp /run/mdmon-killed.txt "$VMTEST_SHARE/" || echo "the wrapper never ran"
 cat "$VMTEST_SHARE/layoutonly.out"
 """
 
