@@ -220,6 +220,12 @@ rc=0; timeout 1500 bash -c '. /mnt/host/prelude.sh; . /mnt/host/layouts.sh; rear
     >"$VMTEST_SHARE/layoutonly.out" 2>&1 || rc=$?
 echo "$rc $(( $(cut -d. -f1 /proc/uptime) - start ))" >"$VMTEST_SHARE/layoutonly.rc"
 cp /run/mdmon-killed.txt "$VMTEST_SHARE/" || echo "the wrapper never ran"
+# Give mdmon back: the volume waits for it ("write-pending"), and so would the shutdown.
+umount "$(command -v mdmon)" || true
+container=$(awk '$1 == "mdcontainer" {print $2; exit}' $L)
+IMSM_NO_PLATFORM=1 mdmon "$container" || true
+sleep 2
+cat /proc/mdstat
 cat "$VMTEST_SHARE/layoutonly.out"
 """
 
