@@ -1,6 +1,6 @@
 """``make demo``: the main job in VMs, told as it happens.
 
-``python -m tests.vm.demo --e2e`` runs the end-to-end scenario of tests/vm/endtoend.py (BIOS,
+``make demo`` (``python -m tests.vm.demo``) runs the end-to-end scenario of tests/vm/endtoend.py (BIOS,
 blank disks): a Debian system installed on an Intel IMSM RAID1 volume boots
 from its disks, ``rear mkbackup`` makes a rescue ISO with the backup, the ISO
 boots in a new VM with blank disks and ``rear recover`` runs unattended, then
@@ -9,8 +9,8 @@ the recorded ``mdcontainer`` / ``mdvolume`` entries, the ``mdadm --detail``
 of the volume before (original) and after (restored system), and the checks.
 45-100 minutes under software emulation on 2 cores, depending on the load.
 
-``make demo`` (``python -m tests.vm.demo``) is the short version (about 10
-minutes), without backup and boots, until the BIOS end-to-end run has passed:
+``python -m tests.vm.demo --quick`` is the short version (about 10 minutes),
+without backup and boots:
 
 1. Boots a Debian VM (QEMU, software emulation) with Debian's rear and mdadm and
    the plugin installed by ``make install DESTDIR=...``, and two SATA disks.
@@ -151,8 +151,7 @@ def quick() -> int:
 
 
 def main(argv: list[str]) -> int:
-    # The short demo stays the default until the BIOS end-to-end run has passed (README, "Try it").
-    return end_to_end() if "--e2e" in argv else quick()
+    return quick() if "--quick" in argv else end_to_end()
 
 
 if __name__ == "__main__":
