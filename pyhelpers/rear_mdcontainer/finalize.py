@@ -384,6 +384,19 @@ def update_mdadm_conf(text: str, layout: Layout, uuids: NewUuids) -> tuple[str, 
                                              f"UUID={colon_form(uuids.new[volume.entry_name])}"))
     if not new_lines:
         return text, None
+    out = splice_array_lines(lines, replaced, new_lines, APPENDED_COMMENT)
+    if replaced:
+        what = f"{len(replaced)} ARRAY line(s) replaced by {len(new_lines)} for the new arrays"
+    else:
+        what = f"had no ARRAY lines for these arrays, {len(new_lines)} appended"
+    result = "".join(out)
+    return (text, None) if result == text else (result, what)
+
+
+def splice_array_lines(lines: list[str], replaced: list[_Block], new_lines: list[str],
+                       comment: str) -> list[str]:
+    """``lines`` with the ``replaced`` ARRAY blocks taken out and ``new_lines`` where the first of
+    them was; without replaced blocks, ``comment`` and ``new_lines`` appended at the end."""
     if replaced:
         skip = {index for block in replaced for index in range(block.start, block.end)}
         first = min(block.start for block in replaced)
@@ -393,15 +406,11 @@ def update_mdadm_conf(text: str, layout: Layout, uuids: NewUuids) -> tuple[str, 
                 out.extend(new_lines)
             if index not in skip:
                 out.append(line)
-        what = f"{len(replaced)} ARRAY line(s) replaced by {len(new_lines)} for the new arrays"
-    else:
-        out = list(lines)
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out += [APPENDED_COMMENT, *new_lines]
-        what = f"had no ARRAY lines for these arrays, {len(new_lines)} appended"
-    result = "".join(out)
-    return (text, None) if result == text else (result, what)
+        return out
+    out = list(lines)
+    if out and not out[-1].endswith("\n"):
+        out[-1] += "\n"
+    return [*out, comment, *new_lines]
 
 
 # --- files of the restored system ------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .finalize import NewUuids, _array_blocks, _array_line, _default_device, colon_form, uuid_hex
+from .finalize import NewUuids, _array_blocks, _array_line, _default_device, colon_form, splice_array_lines, uuid_hex
 from .model import Layout
 from .native import MigratedArray
 
@@ -109,22 +109,11 @@ def update_mdadm_conf_native(text: str, layout: Layout, uuids: NewUuids,
             new_lines.append(_array_line(devices.get(volume.entry_name) or _default_device(volume.name), *options))
     if not new_lines and not replaced:
         return text, None
+    out = splice_array_lines(lines, replaced, new_lines, NATIVE_COMMENT)
     if replaced:
-        skip = {index for block in replaced for index in range(block.start, block.end)}
-        first = min(block.start for block in replaced)
-        out: list[str] = []
-        for index, line in enumerate(lines):
-            if index == first:
-                out.extend(new_lines)
-            if index not in skip:
-                out.append(line)
         what = (f"{len(replaced)} ARRAY line(s) of the firmware RAID replaced by {len(new_lines)} for the native md "
                 "arrays")
     else:
-        out = list(lines)
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out += [NATIVE_COMMENT, *new_lines]
         what = f"had no ARRAY lines for these arrays, {len(new_lines)} appended for the native md arrays"
     result = "".join(out)
     return (text, None) if result == text else (result, what)
