@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.vm.vmlib import VM, DiskSpec, ensure_image
+from tests.vm.vmlib import VM, DiskSpec, Image, ensure_image
 
 HERE = Path(__file__).resolve().parent
 FILES = {"layouts.sh": (HERE / "layouts.sh").read_text()}
@@ -73,15 +73,21 @@ def banner(text: str) -> None:
     print(f"\n=== {text}", flush=True)
 
 
-def end_to_end() -> int:
-    """The end-to-end scenario, with what an administrator wants to see."""
-    from tests.vm.endtoend import check_restored_system, run_e2e
-
+def _setup() -> tuple[Path, Image, float]:
+    """The work directory (MDC_DEMO_DIR or a new one), the VM image (built once) and the start time."""
     workdir = Path(os.environ.get("MDC_DEMO_DIR", "") or tempfile.mkdtemp(prefix="rear-mdcontainer-demo-"))
     started = time.monotonic()
     banner("VM image (built once, then cached)")
     image = ensure_image()
     print(f"image: {image.path}  ({time.monotonic() - started:.0f} s)")
+    return workdir, image, started
+
+
+def end_to_end() -> int:
+    """The end-to-end scenario, with what an administrator wants to see."""
+    from tests.vm.endtoend import check_restored_system, run_e2e
+
+    workdir, image, started = _setup()
     count = 0
 
     def make_vm(disks: object) -> VM:
@@ -114,11 +120,7 @@ def end_to_end() -> int:
 
 
 def quick() -> int:
-    workdir = Path(os.environ.get("MDC_DEMO_DIR", "") or tempfile.mkdtemp(prefix="rear-mdcontainer-demo-"))
-    started = time.monotonic()
-    banner("VM image (built once, then cached)")
-    image = ensure_image()
-    print(f"image: {image.path}  ({time.monotonic() - started:.0f} s)")
+    workdir, image, started = _setup()
     vm = VM(workdir, [DiskSpec("a", 1024), DiskSpec("b", 1024)], image=image)
 
     banner("original system: IMSM RAID1, data, rear savelayout")
