@@ -221,6 +221,46 @@ appended() {
     assert_output md126
 }
 
+@test "a native array of the layout has no sysfs name while upstream generates its code (old container there)" {
+    # The native RAID1 /dev/md125 beside the container; in the rescue system udev
+    # gave that number to an old container on our dirty disks (size 0), and
+    # create_partitions would have computed negative partition ends from it.
+    echo "raidarray /dev/md125 level=raid1 raid-devices=2 devices=/dev/sdc,/dev/sdd metadata=1.2" >>"$LAYOUT_FILE"
+    # Upstream's function as ReaR 2.7's 120_include_raid_code.sh has it (name and calls):
+    function create_raidarray() {
+        echo "mdadm --create $1" >>"$LAYOUT_CODE"
+        create_partitions "$1"
+        return 3
+    }
+    source "$HOOK"
+    function mdcontainer_upstream_get_sysfs_name() { echo "${1#/dev/}"; }
+    function create_partitions() {
+        echo "$1: '$(get_sysfs_name "$1")' sdc: '$(get_sysfs_name /dev/sdc)'" >>"$BATS_TEST_TMPDIR/seen"
+    }
+    run create_raidarray /dev/md125
+    assert_failure 3
+    create_raidarray /dev/md125 || true
+    run cat "$BATS_TEST_TMPDIR/seen"
+    assert_line --index 0 "/dev/md125: '' sdc: 'sdc'"
+    assert_equal "$MDCONTAINER_HIDE_SYSFS_DEVICE" ""
+    run get_sysfs_name /dev/md125
+    assert_output md125
+    run appended
+    assert_line 'mdadm --create /dev/md125'
+    # sourced again: wrapped once
+    source "$HOOK"
+    run declare -f mdcontainer_upstream_create_raidarray
+    refute_output --partial 'MDCONTAINER_HIDE_SYSFS_DEVICE'
+}
+
+@test "without mdcontainer entries upstream's create_raidarray stays as it is" {
+    sed -i -E '/^(mdcontainer|mdvolume|raiddisk) |^part \/dev\/md126 /d' "$LAYOUT_FILE"
+    function create_raidarray() { create_partitions "$1"; }
+    source "$HOOK"
+    run declare -F mdcontainer_upstream_create_raidarray
+    assert_failure
+}
+
 @test "get_sysfs_name is empty for the hidden device only, else upstream's answer" {
     source "$HOOK"
     local names=(/sys/block/*) name

@@ -96,3 +96,26 @@ if ! declare -F mdcontainer_upstream_get_sysfs_name >/dev/null ; then
         mdcontainer_upstream_get_sysfs_name "$@"
     }
 fi
+
+# The same holds for a native md array of the layout (upstream's code makes it
+# and its partitions: create_raidarray in ReaR 2.7 and later, create_raid
+# before): udev may have given its md number to an old container or volume on
+# our dirty disks, which our code stops first (seen: the old IMSM container as
+# /dev/md127, size 0, where the recorded native RAID1 /dev/md127 was to be
+# created: parted got a negative partition end). The array does not exist yet
+# when its code is generated, so its name has no sysfs entry then either.
+if grep -q '^mdcontainer ' "$LAYOUT_FILE" ; then
+    local mdcontainer_raid_function
+    for mdcontainer_raid_function in create_raidarray create_raid ; do
+        declare -F $mdcontainer_raid_function >/dev/null || continue
+        declare -F mdcontainer_upstream_$mdcontainer_raid_function >/dev/null && continue
+        eval "mdcontainer_upstream_$( declare -f $mdcontainer_raid_function )"
+        eval "function $mdcontainer_raid_function () {
+            local rc=0
+            MDCONTAINER_HIDE_SYSFS_DEVICE=\"\$1\"
+            mdcontainer_upstream_$mdcontainer_raid_function \"\$@\" || rc=\$?
+            MDCONTAINER_HIDE_SYSFS_DEVICE=\"\"
+            return \$rc
+        }"
+    done
+fi
