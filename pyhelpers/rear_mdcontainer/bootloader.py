@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from .errors import MdcError
 from .model import Layout
 
 #: Where the boot loader's files are, in the order they are looked for (BIOS GRUB).
@@ -83,3 +84,38 @@ def members_named(layout: Layout, devices: Iterable[str]) -> list[str]:
     """Which of ``devices`` (e.g. the user's GRUB2_INSTALL_DEVICES) are member disks of our containers."""
     members = {disk for container in layout.containers for disk in container.devices}
     return [device for device in devices if device in members]
+
+
+def native_boot_disks(layout: Layout, volumes: Sequence[str]) -> list[str]:
+    """Where GRUB goes when the boot volumes were recreated as native md arrays (``MDCONTAINER_MIGRATE=native``).
+
+    GRUB cannot be written through a native md array (``grub-install /dev/md126`` fails: "diskfilter writes
+    are not supported"), and without a RAID BIOS nothing presents the array as one disk: the BIOS boots a
+    member disk. With metadata 1.0 (which the migration gives the volume holding /boot or /) a RAID 1 member
+    begins with the array's own first sectors, so GRUB goes onto every member disk (its core image then reads
+    /boot through its mdraid1x module) and either disk boots alone. The member disks are the volume's
+    ``devices=`` (after the disk mapping), in slot order, each once, empty slots left out. For other levels a member's first
+    sectors are not the array's and no member disk can boot it; nor can one when the container had several
+    volumes (the native arrays are then on partitions of the member disks): MdcError.
+    """
+    by_device = {volume.device: volume for volume in layout.volumes}
+    disks: list[str] = []
+    for device in volumes:
+        volume = by_device.get(device)
+        if volume is None:
+            raise MdcError(device, "is not an mdvolume of the layout", "check the layout and diskdeps.conf")
+        if len(layout.volumes_of(layout.container(volume.container))) > 1:
+            raise MdcError(volume.entry_name,
+                           "holds the boot files, but its container has several volumes, so as a native md array "
+                           "it lives on partitions of the member disks, where no BIOS boot code finds GRUB",
+                           "set up a boot loader by hand after the recovery (see 'Migrating to native md' in the "
+                           "user guide), or recover without MDCONTAINER_MIGRATE=native")
+        if volume.level != "raid1":
+            raise MdcError(volume.entry_name,
+                           f"holds the boot files, but as a native md {volume.level} array no BIOS can boot it "
+                           "from a member disk",
+                           "install a boot loader by hand (e.g. a separate /boot on RAID 1), or recover "
+                           "without MDCONTAINER_MIGRATE=native")
+        # (an empty slot, 'missing', has no disk to boot)
+        disks += [disk for disk in volume.devices if disk.startswith("/dev/") and disk not in disks]
+    return disks

@@ -463,12 +463,25 @@ def cmd_members(args: argparse.Namespace) -> int:
 
 def cmd_boot_volumes(args: argparse.Namespace) -> int:
     """The volumes that hold the first of --mountpoint found in the layout (the boot loader's place)."""
-    from .bootloader import BIOS_BOOT_MOUNTPOINTS, boot_volumes, members_named, parse_deps
+    from .bootloader import BIOS_BOOT_MOUNTPOINTS, boot_volumes, members_named, native_boot_disks, parse_deps
 
     layout, _ = _read_layout(args.layout_file)
     with open(args.deps_file, encoding="utf-8", errors="surrogateescape") as handle:
         deps = parse_deps(handle)
     mountpoint, volumes = boot_volumes(layout, deps, args.mountpoint or BIOS_BOOT_MOUNTPOINTS)
+    if args.migrate == "native":
+        # Native md arrays now: GRUB goes onto their member disks (see native_boot_disks). Where no member
+        # disk can boot the array, a warning: the restored files are in place and the rest of the recovery
+        # (initramfs, clean arrays) must still run, so this is no reason to stop it.
+        if mountpoint is not None:
+            try:
+                disks = native_boot_disks(layout, volumes)
+            except MdcError as exc:
+                print(f"WARNING: {exc.message}", file=sys.stderr)
+                return 0
+            for disk in disks:
+                print(f"{disk} {mountpoint}")
+        return 0
     for device in members_named(layout, args.check_device or ()):
         print(f"WARNING: {device} is a member disk of a firmware RAID container: a boot loader written "
               f"there bypasses md (use the volume device{' ' + volumes[0] if volumes else ''})", file=sys.stderr)
@@ -612,6 +625,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="mount points to look for, first found wins (repeatable; default /boot, then /)")
     boot.add_argument("--check-device", action="append",
                       help="a device the user chose for the boot loader: warn when it is a member disk (repeatable)")
+    boot.add_argument("--migrate", choices=("", "native"), default="",
+                      help="native: the volumes were recreated as native md arrays; print their member disks")
     boot.set_defaults(func=cmd_boot_volumes)
 
     asm = sub.add_parser("assembly", help="block or unblock udev's md auto-assembly")

@@ -110,10 +110,30 @@ LAYOUT
     refute_output
 }
 
-@test "migrated to native md: GRUB2 goes onto the native array, which puts it onto each member disk" {
+@test "migrated to native md RAID 1: GRUB2 goes onto each member disk (it cannot write through native md)" {
     MDCONTAINER_MIGRATE=native
     source "$HOOK"
-    assert_equal "$GRUB2_INSTALL_DEVICES" "/dev/md126"
+    assert_equal "$GRUB2_INSTALL_DEVICES" "/dev/sda /dev/sdb"
     run cat "$REAR_LOG"
-    assert_line --partial "LogPrint: rear-mdcontainer: / is on /dev/md126, migrated to native md: GRUB2 is installed onto the array"
+    assert_line --partial "LogPrint: rear-mdcontainer: / is on a volume migrated to native md RAID 1: GRUB2 is installed onto each of its member disks /dev/sda /dev/sdb"
+    refute_output --partial LogPrintError
+}
+
+@test "migrated to native md, mapped disks: GRUB2 goes onto the disks the layout names now" {
+    sed -i 's|/dev/sda|/dev/sdx|g; s|/dev/sdb|/dev/sdy|g' "$LAYOUT_FILE"
+    generate_layout_dependencies
+    MDCONTAINER_MIGRATE=native
+    source "$HOOK"
+    assert_equal "$GRUB2_INSTALL_DEVICES" "/dev/sdx /dev/sdy"
+}
+
+@test "migrated to native md, / on RAID 0: a warning, GRUB2_INSTALL_DEVICES left to ReaR, the recovery goes on" {
+    sed -i -E 's/^(mdvolume .*) level=raid1 /\1 level=raid0 /' "$LAYOUT_FILE"
+    grep -q 'level=raid0' "$LAYOUT_FILE"
+    MDCONTAINER_MIGRATE=native
+    source "$HOOK"
+    assert_equal "$GRUB2_INSTALL_DEVICES" ""
+    run cat "$REAR_LOG"
+    assert_line --partial "LogPrintError: rear-mdcontainer: WARNING: mdvolume /dev/md126"
+    assert_line --partial "no BIOS can boot it from a member disk"
 }

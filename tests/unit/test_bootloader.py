@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from rear_mdcontainer.bootloader import boot_volumes, members_named, parse_deps, volumes_below
+import pytest
+
+from rear_mdcontainer.bootloader import boot_volumes, members_named, native_boot_disks, parse_deps, volumes_below
 from rear_mdcontainer.cli import main
 from rear_mdcontainer.entries import format_layout
+from rear_mdcontainer.errors import MdcError
 
-from .helpers import imsm_raid1_layout, two_volume_layout
+from .helpers import ddf_layout, imsm_raid1_layout, two_volume_layout
 
 # diskdeps.conf as ReaR 2.7's generate_layout_dependencies writes it (with the
 # plugin's mdvolume -> mdcontainer -> disk edges) for / on md126p2, /boot on md126p1.
@@ -83,3 +87,44 @@ def test_cli_prints_volume_and_mount_point_and_warns_about_member_disks(tmp_path
                "--mountpoint", "/boot/efi"])
     assert rc == 0
     assert capsys.readouterr().out == ""
+
+
+def test_native_boot_disks_are_the_raid1_members_in_slot_order():
+    # Migrated to native md, GRUB cannot write through the array: it goes onto each member disk.
+    assert native_boot_disks(imsm_raid1_layout(), ["/dev/md126"]) == ["/dev/sda", "/dev/sdb"]
+    assert native_boot_disks(imsm_raid1_layout(), []) == []
+
+
+def test_native_boot_disks_refuse_levels_no_member_disk_can_boot():
+    raid0 = imsm_raid1_layout()
+    raid0 = dataclasses.replace(raid0, volumes=tuple(dataclasses.replace(v, level="raid0") for v in raid0.volumes))
+    with pytest.raises(MdcError) as raised:
+        native_boot_disks(raid0, ["/dev/md126"])
+    assert "native md raid0 array no BIOS can boot it from a member disk" in str(raised.value)
+    assert "mdvolume /dev/md126" in str(raised.value)
+    # two volumes in the container: the native arrays are on partitions of the disks
+    with pytest.raises(MdcError, match="several volumes, so as a native md array it lives on partitions"):
+        native_boot_disks(two_volume_layout(), ["/dev/md126"])
+    with pytest.raises(MdcError):
+        native_boot_disks(ddf_layout(), ["/dev/md126"])
+    with pytest.raises(MdcError, match="is not an mdvolume"):
+        native_boot_disks(imsm_raid1_layout(), ["/dev/md1"])
+
+
+def test_cli_with_migrate_native_prints_the_member_disks(tmp_path: Path, capsys):
+    layout_file = tmp_path / "disklayout.conf"
+    layout_file.write_text("\n".join(format_layout(imsm_raid1_layout())) + "\n")
+    deps_file = tmp_path / "diskdeps.conf"
+    deps_file.write_text(DEPS)
+    rc = main(["boot-volumes", "--layout-file", str(layout_file), "--deps-file", str(deps_file),
+               "--migrate", "native"])
+    assert rc == 0
+    assert capsys.readouterr().out == "/dev/sda /boot\n/dev/sdb /boot\n"
+    layout_file.write_text("\n".join(format_layout(two_volume_layout())) + "\n")
+    deps_file.write_text(DEPS.replace("/dev/md126", "/dev/md125"))
+    rc = main(["boot-volumes", "--layout-file", str(layout_file), "--deps-file", str(deps_file),
+               "--migrate", "native"])
+    out, err = capsys.readouterr()
+    # a warning, not an error: the recovery goes on (ReaR's own boot loader code decides)
+    assert rc == 0 and out == ""
+    assert err.startswith("WARNING: mdvolume /dev/md125") and "no BIOS boot code finds GRUB" in err

@@ -53,7 +53,9 @@ def test_e2e_imsm_raid1(vm_factory, tmp_path: Path, variant: str) -> None:
             assert re.search(r"Creating +EFI Boot Manager entry", log), (restore.target, log[-6000:])
             assert "unable to find the underlying disk" not in log, (restore.target, log[-6000:])
         elif migrate:
-            assert "migrated to native md: GRUB2 is installed onto the array" in log, (restore.target, log[-6000:])
+            assert "migrated to native md RAID 1: GRUB2 is installed onto each of its member disks" in log, \
+                (restore.target, log[-6000:])
+            assert "Failed to install GRUB2" not in log, (restore.target, log[-6000:])
         else:
             assert "GRUB2 is installed onto the volume" in log, (restore.target, log[-6000:])
         assert "Verifying the recreated firmware RAID" in log, (restore.target, log[-6000:])

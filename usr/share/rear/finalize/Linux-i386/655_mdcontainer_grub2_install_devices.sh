@@ -10,7 +10,12 @@
 # GRUB2_INSTALL_DEVICES to the volume device: 660 then runs
 # 'grub-install /dev/mdX' in the restored system, which writes through md.
 # Migrated to native md (MDCONTAINER_MIGRATE=native), the volume device is a
-# native array on the member disks: grub-install /dev/mdX installs onto each.
+# native array on the member disks, which GRUB cannot write through
+# ('grub-install /dev/md126': "diskfilter writes are not supported") and which
+# no RAID BIOS presents as a disk: the BIOS boots a member disk. The array that
+# holds /boot or / got metadata 1.0 (at the end), so a RAID 1 member begins with
+# the array's first sectors: GRUB goes onto every member disk, and its core
+# image reads /boot through its mdraid1x module; either disk boots alone.
 # 655: after 510 (new UUIDs in the restored files), before 660.
 
 is_false "$MDCONTAINER_ENABLED" && return 0
@@ -24,6 +29,7 @@ local device
 for device in $GRUB2_INSTALL_DEVICES ; do
     check_args+=( --check-device "$device" )
 done
+test "${MDCONTAINER_MIGRATE:-}" = native && check_args+=( --migrate native )
 mdcontainer_helper_or_error "finding the volume that holds /boot" \
     boot-volumes --layout-file "$LAYOUT_FILE" --deps-file "$LAYOUT_DEPS" "${check_args[@]}"
 
@@ -44,9 +50,8 @@ test "${#volumes[@]}" -gt 0 || return 0
 
 GRUB2_INSTALL_DEVICES="${volumes[*]}"
 if test "${MDCONTAINER_MIGRATE:-}" = native ; then
-    # A native md array on whole disks (metadata 1.0 for the volume with /boot or /):
-    # grub-install /dev/mdX writes GRUB onto each member disk, as on native md RAID1.
-    LogPrint "rear-mdcontainer: $mountpoint is on ${volumes[*]}, migrated to native md: GRUB2 is installed onto the array (grub-install puts it onto each member disk)"
+    # Here the helper answered with the member disks of the native RAID 1 array:
+    LogPrint "rear-mdcontainer: $mountpoint is on a volume migrated to native md RAID 1: GRUB2 is installed onto each of its member disks ${volumes[*]} (GRUB cannot write through native md; either disk boots alone)"
     return 0
 fi
 LogPrint "rear-mdcontainer: $mountpoint is on firmware RAID volume ${volumes[*]}: GRUB2 is installed onto the volume (as the RAID BIOS boots it), not onto its member disks"
