@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 from rear_mdcontainer.errors import MdcError
-from rear_mdcontainer.rescue import linked_libraries, rescue_files, select_extensions
+from rear_mdcontainer.rescue import STDLIB_EXCLUDES, linked_libraries, rescue_files, select_extensions
 from rear_mdcontainer.system import Result
 
 DYN = "/usr/lib/python3.11/lib-dynload"
+PYHELPERS = Path(__file__).resolve().parents[2] / "pyhelpers"
 
 
 def so(name: str) -> str:
@@ -58,3 +63,26 @@ def test_rescue_files_on_this_interpreter():
         assert "_ssl" in excluded or not any("_ssl" in path for path in exclude)
         assert "_json" not in excluded and "_posixsubprocess" not in excluded
     assert all(lib.startswith("/") for lib in libraries)
+
+
+def test_importing_all_of_the_helper_loads_no_excluded_stdlib_part():
+    # The rescue system has the standard library without STDLIB_EXCLUDES: a module of the helper (or of
+    # jinja2, markupsafe, plumbum) that imported one of them would fail there, on disaster day. A fresh
+    # interpreter imports every module of the package and the third-party ones, as the rescue system would.
+    code = textwrap.dedent("""
+        import importlib, pkgutil, sys
+        import rear_mdcontainer
+        for info in pkgutil.iter_modules(rear_mdcontainer.__path__, "rear_mdcontainer."):
+            if not info.name.endswith(".__main__"):
+                importlib.import_module(info.name)
+        for name in ("jinja2", "markupsafe", "plumbum", "plumbum.cmd", "plumbum.commands.processes"):
+            importlib.import_module(name)
+        print("\\n".join(sorted(sys.modules)))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(PYHELPERS)}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env).stdout
+    loaded = {name.split(".", 1)[0] for name in out.split()}
+    excluded = {pattern.removesuffix(".py") for pattern in STDLIB_EXCLUDES if "*" not in pattern}
+    assert "asyncio" in excluded and "email" not in excluded and "encodings" not in excluded
+    assert not loaded & excluded, sorted(loaded & excluded)
+    assert {"jinja2", "plumbum", "subprocess", "json"} <= loaded
