@@ -11,6 +11,7 @@ from rear_mdcontainer.bootloader import boot_volumes, members_named, native_boot
 from rear_mdcontainer.cli import main
 from rear_mdcontainer.entries import format_layout
 from rear_mdcontainer.errors import MdcError
+from rear_mdcontainer.model import Layout
 
 from .helpers import ddf_layout, imsm_raid1_layout, two_volume_layout
 
@@ -26,6 +27,15 @@ fs:/boot fs:/
 /dev/md127 /dev/sdb
 /dev/md126 /dev/md127
 """
+
+
+def write_inputs(tmp_path: Path, layout: Layout, deps: str) -> tuple[Path, Path]:
+    """disklayout.conf with ``layout`` and diskdeps.conf with ``deps``, for the boot-volumes CLI."""
+    layout_file = tmp_path / "disklayout.conf"
+    layout_file.write_text("\n".join(format_layout(layout)) + "\n")
+    deps_file = tmp_path / "diskdeps.conf"
+    deps_file.write_text(deps)
+    return layout_file, deps_file
 
 
 def test_parse_deps_skips_blank_and_comment_lines():
@@ -72,10 +82,7 @@ def test_members_named():
 
 
 def test_cli_prints_volume_and_mount_point_and_warns_about_member_disks(tmp_path: Path, capsys):
-    layout_file = tmp_path / "disklayout.conf"
-    layout_file.write_text("\n".join(format_layout(imsm_raid1_layout())) + "\n")
-    deps_file = tmp_path / "diskdeps.conf"
-    deps_file.write_text(DEPS)
+    layout_file, deps_file = write_inputs(tmp_path, imsm_raid1_layout(), DEPS)
     rc = main(["boot-volumes", "--layout-file", str(layout_file), "--deps-file", str(deps_file),
                "--check-device", "/dev/sda", "--check-device", "/dev/md126"])
     out, err = capsys.readouterr()
@@ -112,16 +119,12 @@ def test_native_boot_disks_refuse_levels_no_member_disk_can_boot():
 
 
 def test_cli_with_migrate_native_prints_the_member_disks(tmp_path: Path, capsys):
-    layout_file = tmp_path / "disklayout.conf"
-    layout_file.write_text("\n".join(format_layout(imsm_raid1_layout())) + "\n")
-    deps_file = tmp_path / "diskdeps.conf"
-    deps_file.write_text(DEPS)
+    layout_file, deps_file = write_inputs(tmp_path, imsm_raid1_layout(), DEPS)
     rc = main(["boot-volumes", "--layout-file", str(layout_file), "--deps-file", str(deps_file),
                "--migrate", "native"])
     assert rc == 0
     assert capsys.readouterr().out == "/dev/sda /boot\n/dev/sdb /boot\n"
-    layout_file.write_text("\n".join(format_layout(two_volume_layout())) + "\n")
-    deps_file.write_text(DEPS.replace("/dev/md126", "/dev/md125"))
+    layout_file, deps_file = write_inputs(tmp_path, two_volume_layout(), DEPS.replace("/dev/md126", "/dev/md125"))
     rc = main(["boot-volumes", "--layout-file", str(layout_file), "--deps-file", str(deps_file),
                "--migrate", "native"])
     out, err = capsys.readouterr()
