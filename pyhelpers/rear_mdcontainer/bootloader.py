@@ -104,7 +104,7 @@ def native_boot_disks(layout: Layout, volumes: Sequence[str]) -> list[str]:
         volume = by_device.get(device)
         if volume is None:
             raise MdcError(device, "is not an mdvolume of the layout", "check the layout and diskdeps.conf")
-        if len(layout.volumes_of(layout.container(volume.container))) > 1:
+        if layout.native_on_partitions(layout.container(volume.container)):
             raise MdcError(volume.entry_name,
                            "holds the boot files, but its container has several volumes, so as a native md array "
                            "it lives on partitions of the member disks, where no BIOS boot code finds GRUB",

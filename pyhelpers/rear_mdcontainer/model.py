@@ -227,5 +227,10 @@ class Layout:
         """Volumes of a container in member order (the order they must be created in)."""
         return tuple(sorted((v for v in self.volumes if v.container == container.device), key=lambda v: v.member))
 
+    def native_on_partitions(self, container: Container) -> bool:
+        """Whether ``MDCONTAINER_MIGRATE=native`` puts this container's arrays on partitions of its member
+        disks: it does when the container has several volumes (one volume becomes an array of whole disks)."""
+        return len(self.volumes_of(container)) > 1
+
     def member_disks(self) -> tuple[str, ...]:
         return tuple(d for c in self.containers for d in c.devices)

@@ -193,7 +193,7 @@ def plan_native(layout: Layout, container: Container, grow_last: bool,
     unused = tuple(d for d in container.devices if d not in used)
     partitions: list[Partition] = []
     arrays: list[NativeArray] = []
-    single = len(volumes) == 1
+    single = not layout.native_on_partitions(container)
     next_start = {disk: GPT_START_MIB for disk in container.devices}
     next_number = {disk: 1 for disk in container.devices}
     for plan, volume in zip(volume_plans, volumes):

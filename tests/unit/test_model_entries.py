@@ -19,7 +19,7 @@ from rear_mdcontainer.entries import (
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.model import Container, Layout, Volume
 
-from .helpers import UUID_C, UUID_V0, UUID_V1, ddf_layout, imsm_container, raid1_volume, two_volume_layout
+from .helpers import UUID_C, UUID_V0, UUID_V1, ddf_layout, imsm_container, imsm_raid1_layout, raid1_volume, two_volume_layout
 
 CONTAINER_LINE = f"mdcontainer /dev/md127 metadata=imsm devices=/dev/sda,/dev/sdb name=imsm0 uuid={UUID_C}"
 VOLUME_LINE = (f"mdvolume /dev/md126 container=/dev/md127 member=0 level=raid1 raid-devices=2 "
@@ -291,6 +291,13 @@ def test_layout_accessors():
         layout.container("/dev/md1")
     assert [v.member for v in layout.volumes_of(layout.containers[0])] == [0, 1]
     assert layout.member_disks() == ("/dev/sda", "/dev/sdb")
+
+
+def test_native_on_partitions_only_for_a_container_with_several_volumes():
+    several = two_volume_layout()
+    assert several.native_on_partitions(several.containers[0])
+    single = imsm_raid1_layout()
+    assert not single.native_on_partitions(single.containers[0])
 
 
 # --- parsing errors ----------------------------------------------------------------------------
