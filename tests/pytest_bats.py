@@ -18,8 +18,14 @@ every test bats could not run; a failing ``teardown_file`` or a bats exit
 status that no test explains fails the file's last selected item, so a broken
 file can never pass.
 
+Variants: the ini setting ``bats_variants`` runs every file again once per
+line ``ID: NAME=VALUE ...`` with those variables in bats' environment; the
+items are ``<test name>[ID]`` beside the plain ones (the project runs its hook
+tests against other ReaR versions that way).
+
 Settings (setup.cfg ``[tool:pytest]``): ``bats_executable`` (default ``bats``),
-``bats_timeout`` (seconds for one run of a file, default 900).
+``bats_timeout`` (seconds for one run of a file, default 900),
+``bats_variants`` (default none).
 """
 
 from __future__ import annotations
@@ -46,6 +52,38 @@ _PLAN = re.compile(r"^1\.\.([0-9]+)$")
 _FILE_RESULTS = ("setup_file failed", "teardown_file failed")
 # Characters special in a POSIX extended regular expression (bats matches --filter with bash's =~).
 _ERE_SPECIAL = frozenset("\\^.[$()|*+?{")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One more run of every .bats file, with ``env`` added to bats' environment; ``""`` is the plain run."""
+
+    id: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+_VARIANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_variants(lines: Sequence[str]) -> list[Variant]:
+    """The plain run, then one ``Variant`` per ``ID: NAME=VALUE ...`` line (shell-like words)."""
+    variants = [Variant("")]
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        ident, sep, rest = line.partition(":")
+        ident = ident.strip()
+        if not sep or not _VARIANT_ID.match(ident) or ident in {v.id for v in variants}:
+            raise ValueError(f"bats_variants: {line!r} is not 'ID: NAME=VALUE ...' with an ID of its own")
+        env = []
+        for word in shlex.split(rest):
+            name, eq, value = word.partition("=")
+            if not eq or not _ENV_NAME.match(name):
+                raise ValueError(f"bats_variants: {word!r} in {line!r} is not NAME=VALUE")
+            env.append((name, value))
+        variants.append(Variant(ident, tuple(env)))
+    return variants
 
 
 @dataclass(frozen=True)
@@ -208,15 +246,17 @@ def map_results(names: Sequence[str], stream: TapStream, returncode: int, output
 
 
 def run_bats(executable: str, path: str, names: Sequence[str], all_names: Sequence[str], cwd: str,
-             timeout: float) -> BatsRun:
-    """Run bats on ``path`` for ``names`` (all of the file's tests when they are ``all_names``)."""
+             timeout: float, env: Sequence[tuple[str, str]] = ()) -> BatsRun:
+    """Run bats on ``path`` for ``names`` (all of the file's tests when they are ``all_names``),
+    with ``env`` added to the environment."""
     command = [executable, "--tap"]
     if list(names) != list(all_names):
         command += ["--filter", filter_regex(names)]
     command.append(path)
     # A session of its own, so that a timeout ends bats and everything it started.
     process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+                               stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+                               env={**os.environ, **dict(env)} if env else None)
     notes = []
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -231,30 +271,34 @@ def run_bats(executable: str, path: str, names: Sequence[str], all_names: Sequen
 
 
 class BatsFile(pytest.File):
-    """A .bats file: its tests are items; bats runs once per file (and selection)."""
+    """A .bats file: its tests are items; bats runs once per file (and selection) and variant."""
 
     tests: tuple[BatsTest, ...] = ()
-    _run: BatsRun | None = None
+    _runs: dict[str, BatsRun]
 
     def collect(self) -> Iterator[BatsItem]:
         self.tests = tuple(parse_bats_tests(self.path.read_text(encoding="utf-8", errors="surrogateescape")))
-        self._run = None
-        for test in self.tests:
-            yield BatsItem.from_parent(self, name=test.name, test=test)
+        self._runs = {}
+        for variant in parse_variants(self.config.getini("bats_variants")):
+            for test in self.tests:
+                name = f"{test.name}[{variant.id}]" if variant.id else test.name
+                yield BatsItem.from_parent(self, name=name, test=test, variant=variant)
 
     def outcome_of(self, item: BatsItem) -> tuple[Outcome, BatsRun]:
-        if self._run is None:
-            self._run = self._start()
-        return self._run.outcomes.get(item.name, Outcome("failed", "not in the bats run")), self._run
+        run = self._runs.get(item.variant.id)
+        if run is None:
+            run = self._runs[item.variant.id] = self._start(item.variant)
+        return run.outcomes.get(item.test.name, Outcome("failed", "not in the bats run")), run
 
-    def _selected(self) -> list[str]:
-        """Names of this file's tests that the session runs, in file order."""
+    def _selected(self, variant: Variant) -> list[str]:
+        """Names of this file's tests that the session runs in ``variant``, in file order."""
         items = getattr(self.session, "items", None) or []
-        chosen = {item.name for item in items if isinstance(item, BatsItem) and item.parent is self}
+        chosen = {item.test.name for item in items
+                  if isinstance(item, BatsItem) and item.parent is self and item.variant == variant}
         names = [test.name for test in self.tests if test.name in chosen]
         return names or [test.name for test in self.tests]
 
-    def _start(self) -> BatsRun:
+    def _start(self, variant: Variant) -> BatsRun:
         config = self.config
         executable = str(config.getini("bats_executable") or "bats")
         if shutil.which(executable) is None:
@@ -266,15 +310,16 @@ class BatsFile(pytest.File):
         except ValueError:
             path = str(self.path)
         all_names = [test.name for test in self.tests]
-        return run_bats(executable, path, self._selected(), all_names, str(rootpath), timeout)
+        return run_bats(executable, path, self._selected(variant), all_names, str(rootpath), timeout, variant.env)
 
 
 class BatsItem(pytest.Item):
     """One ``@test`` of a .bats file."""
 
-    def __init__(self, *, test: BatsTest, **kwargs: Any) -> None:
+    def __init__(self, *, test: BatsTest, variant: Variant | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.test = test
+        self.variant = variant or Variant("")
         self.add_marker(pytest.mark.bats)
 
     def runtest(self) -> None:
@@ -283,7 +328,8 @@ class BatsItem(pytest.Item):
         if outcome.status == "skipped":
             _skip_here(outcome.message)
         if outcome.status == "failed":
-            one = [run.command[0], "--tap", "--filter", f"^{ere_escape(self.name)}$", run.command[-1]]
+            one = [*(f"{k}={v}" for k, v in self.variant.env), run.command[0], "--tap", "--filter",
+                   f"^{ere_escape(self.test.name)}$", run.command[-1]]
             raise BatsError(f"{outcome.message}\n\nrerun this test alone: (cd {shlex.quote(str(self.config.rootpath))}"
                             f" && {shlex.join(one)})")
 
@@ -307,6 +353,8 @@ def _skip_here(reason: str) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("bats_executable", "the bats command that runs .bats files", default="bats")
     parser.addini("bats_timeout", "seconds one run of a .bats file may take", default="900")
+    parser.addini("bats_variants", "more runs of every .bats file, one per line 'ID: NAME=VALUE ...'",
+                  type="linelist", default=[])
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> BatsFile | None:

@@ -32,7 +32,7 @@ case $group in
             python3 python3-venv python3-pip python3-jinja2 python3-plumbum python3-pytest python3-hypothesis python3-pytest-xdist
             bats bats-assert bats-support shellcheck parted
             qemu-system-x86 qemu-utils mmdebstrap e2fsprogs ovmf
-            xorriso cpio make
+            xorriso cpio make curl xz-utils
             "${deb_tools[@]}" "${rpm_tools[@]}"
         )
         ;;
@@ -67,3 +67,10 @@ fi
 # ReaR's real functions for the bats tests: Debian's rear package, unpacked once
 # into a cache (see tests/bats/fetch-rear.sh).
 ./tests/bats/fetch-rear.sh >/dev/null
+# The other ReaR versions the bats tests run against (setup.cfg, bats_variants:
+# MDC_REAR_SUITE=<Debian suite>), fetched here once rather than by parallel bats runs.
+rear_cache=${MDC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rear-mdcontainer}
+for suite in $(sed -n 's/^ *[A-Za-z0-9._-]*: *MDC_REAR_SUITE=\([a-z-]*\) *$/\1/p' setup.cfg); do
+    test -f "$rear_cache/rear-suite-$suite/usr/share/rear/lib/layout-functions.sh" ||
+        ./tests/bats/fetch-rear.sh --suite "$suite" >/dev/null
+done

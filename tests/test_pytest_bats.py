@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.pytest_bats import ere_escape, filter_regex, map_results, parse_bats_tests, parse_tap
+from tests.pytest_bats import Variant, ere_escape, filter_regex, map_results, parse_bats_tests, parse_tap, parse_variants
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -142,8 +142,22 @@ def test_map_results_missing_result_fails() -> None:
     assert outcomes["two"].status == "failed"
 
 
-def _run_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    bats: a bats test\n", encoding="utf-8")
+def test_parse_variants_plain_run_first_then_one_per_line() -> None:
+    variants = parse_variants(["", "# a comment", "rear-2.6: MDC_REAR_SUITE=bullseye", "two: A=1 B='x y'"])
+    assert variants == [Variant(""), Variant("rear-2.6", (("MDC_REAR_SUITE", "bullseye"),)),
+                        Variant("two", (("A", "1"), ("B", "x y")))]
+    assert parse_variants([]) == [Variant("")]
+
+
+@pytest.mark.parametrize("lines", [["no colon"], [": A=1"], ["bad id: A=1"], ["x: A"], ["x: 1A=2"],
+                                   ["x: A=1", "x: B=2"]])
+def test_parse_variants_refuses_malformed_lines(lines: list[str]) -> None:
+    with pytest.raises(ValueError, match="bats_variants"):
+        parse_variants(lines)
+
+
+def _run_pytest(tmp_path: Path, *args: str, ini: str = "") -> subprocess.CompletedProcess[str]:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    bats: a bats test\n" + ini, encoding="utf-8")
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.pytest_bats", "-p", "no:cacheprovider", "-rs", *args],
         cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path)},
@@ -175,3 +189,28 @@ def test_a_failing_bats_test_fails_pytest(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
     assert not (tmp_path / "fails-ran").exists()
+
+
+@pytest.mark.skipif(shutil.which("bats") is None, reason="bats is not installed")
+def test_variants_run_every_test_again_with_their_environment(tmp_path: Path) -> None:
+    (tmp_path / "t.bats").write_text(textwrap.dedent(
+        """\
+        @test "sees its variant" {
+            echo "${WHICH:-plain}" >>"$BATS_TEST_DIRNAME/seen"
+            [ "${WHICH:-plain}" != broken ]
+        }
+        """), encoding="utf-8")
+    ini = "bats_variants =\n    one: WHICH=first\n    two: WHICH=broken\n"
+    result = _run_pytest(tmp_path, "t.bats", "-v", ini=ini)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "t.bats::sees its variant PASSED" in result.stdout
+    assert "t.bats::sees its variant[one] PASSED" in result.stdout
+    assert "t.bats::sees its variant[two] FAILED" in result.stdout
+    assert "WHICH=broken bats --tap --filter" in result.stdout
+    assert sorted((tmp_path / "seen").read_text().split()) == ["broken", "first", "plain"]
+
+    # one variant alone, by node id
+    (tmp_path / "seen").unlink()
+    result = _run_pytest(tmp_path, "t.bats::sees its variant[one]", ini=ini)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "seen").read_text().split() == ["first"]

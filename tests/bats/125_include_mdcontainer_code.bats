@@ -46,6 +46,16 @@ rear_call() {
     "$@" || fail "'$*' returned $?"
 }
 
+# ReaR 2.6's create_disk looks at the disk itself while it writes the code (a
+# block device, its size in /sys); 2.7 and later write that check into the code.
+# There are no such disks here, so upstream's create_disk of a disk that is no
+# member can only be compared from 2.7 on.
+skip_if_create_disk_needs_the_disk() {
+    if declare -f create_disk mdcontainer_upstream_create_disk 2>/dev/null | grep -qF 'BugIfError "Disk $disk is not a block device."'; then
+        skip "this ReaR's create_disk needs $1 to be a real disk"
+    fi
+}
+
 # What the hook appended to LAYOUT_CODE (without the line that was there before).
 appended() {
     tail -n +2 "$LAYOUT_CODE"
@@ -64,6 +74,7 @@ appended() {
 }
 
 @test "create_disk of a disk that is no member writes exactly upstream's code (MBR zeroed, partitions)" {
+    skip_if_create_disk_needs_the_disk /dev/sdc
     # upstream alone, before the hook wraps create_disk:
     rear_call create_disk /dev/sdc
     appended >"$BATS_TEST_TMPDIR/upstream.code"
@@ -93,6 +104,7 @@ appended() {
     assert_output --partial "# Disk '/dev/sdc' is a member of a firmware RAID container"
     refute_output --partial 'dd if=/dev/zero'
     # ... and the disk that is no member any more gets its MBR partition
+    skip_if_create_disk_needs_the_disk /dev/sda
     echo "# code before ours" >"$LAYOUT_CODE"
     rear_call create_disk /dev/sda
     run appended
@@ -299,6 +311,9 @@ appended() {
     mdc_stub_helper
     function helper_answer() { return 1; }
     source "$HOOK"
+    run cat "$HELPER_CALLS"
+    refute_output
+    skip_if_create_disk_needs_the_disk /dev/sda
     rear_call create_disk /dev/sda
     run appended
     assert_line 'dd if=/dev/zero of=/dev/sda bs=512 count=1'

@@ -4,8 +4,14 @@
 # instead of imitations of them.
 #
 # Usage: tests/bats/fetch-rear.sh [VERSION]
+#        tests/bats/fetch-rear.sh --suite SUITE
 #   VERSION  Debian version of the rear package (default: $MDC_REAR_VERSION,
 #            else apt's candidate, i.e. 2.7+dfsg-1+deb12u1 on bookworm)
+#   SUITE    the rear package of that Debian suite, whatever apt's sources say:
+#            read from the archive's package index ($MDC_DEBIAN_MIRROR, default
+#            http://deb.debian.org/debian), checked against its SHA256 (bullseye
+#            has rear 2.6, sid 2.9); the link rear-suite-SUITE points at it,
+#            rear-current is left as it is
 # Prints the directory that holds usr/share/rear. Idempotent: the package is
 # unpacked once into
 #   ${MDC_CACHE:-${XDG_CACHE_HOME:-~/.cache}/rear-mdcontainer}/rear-<version>
@@ -59,6 +65,43 @@ unpack() {
     mv "$work/root" "$dest"
     rm -rf "$work"
 }
+
+# unpack_suite SUITE: the rear package of Debian SUITE, from the archive's index; sets $dest.
+unpack_suite() {
+    local suite=$1 mirror=${MDC_DEBIAN_MIRROR:-http://deb.debian.org/debian} arch record file sum work
+    arch=$(dpkg --print-architecture)
+    # (awk reads the whole index: leaving early would fail the pipe)
+    record=$(curl -fsSL "$mirror/dists/$suite/main/binary-$arch/Packages.xz" | xz -dc |
+        awk '/^Package: rear$/ && !done {p = 1} p && /^$/ {p = 0; done = 1} p') ||
+        die "cannot read the package index of Debian $suite ($mirror)"
+    version=$(sed -n 's/^Version: //p' <<<"$record")
+    file=$(sed -n 's/^Filename: //p' <<<"$record")
+    sum=$(sed -n 's/^SHA256: //p' <<<"$record")
+    test -n "$version" && test -n "$file" && test -n "$sum" || die "Debian $suite has no rear package for $arch"
+    dest=$cache/rear-${version//:/_}
+    test -f "$dest/usr/share/rear/lib/layout-functions.sh" && return 0
+    mkdir -p "$cache"
+    work=$(mktemp -d "$cache/.fetch.XXXXXX")
+    curl -fsSL -o "$work/rear.deb" "$mirror/$file" || { rm -rf "$work"; die "cannot download $mirror/$file"; }
+    if ! echo "$sum  $work/rear.deb" | sha256sum -c --quiet - >/dev/null 2>&1; then
+        rm -rf "$work"
+        die "$mirror/$file does not match the SHA256 of Debian $suite's index"
+    fi
+    dpkg -x "$work/rear.deb" "$work/root"
+    test -f "$work/root/usr/share/rear/lib/layout-functions.sh" || { rm -rf "$work"; die "$file has no usr/share/rear/lib/layout-functions.sh"; }
+    rm -rf "$dest"
+    mv "$work/root" "$dest"
+    rm -rf "$work"
+}
+
+if test "${1:-}" = --suite; then
+    test -n "${2:-}" || die "--suite needs a Debian suite (bullseye, sid, ...)"
+    unpack_suite "$2"
+    # The link the bats helper follows for MDC_REAR_SUITE (without reading the index again).
+    ln -sfn "$(basename "$dest")" "$cache/rear-suite-$2"
+    echo "$dest"
+    exit 0
+fi
 
 command -v apt-get >/dev/null || die "apt-get is missing: the bats tests need Debian's rear package (a Debian-like system)"
 

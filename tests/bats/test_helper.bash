@@ -15,12 +15,20 @@ load "$MDC_BATS_LIB/bats-assert/load"
 
 MDC_REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
-# The folder that holds ReaR's usr/share/rear: $MDC_REAR_ROOT when set, else the
-# unpacked package that fetch-rear.sh prepared last, else fetch it now.
+# The folder that holds ReaR's usr/share/rear: $MDC_REAR_ROOT when set, else
+# the rear package of Debian suite $MDC_REAR_SUITE (the bats_variants of
+# setup.cfg: bullseye's 2.6, sid's 2.9), else the unpacked package that
+# fetch-rear.sh prepared last, else fetch it now.
 mdc_rear_root() {
     local cache=${MDC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rear-mdcontainer}
     if test -n "${MDC_REAR_ROOT:-}"; then
         echo "$MDC_REAR_ROOT"
+    elif test -n "${MDC_REAR_SUITE:-}"; then
+        if test -f "$cache/rear-suite-$MDC_REAR_SUITE/usr/share/rear/lib/layout-functions.sh"; then
+            echo "$cache/rear-suite-$MDC_REAR_SUITE"
+        else
+            "$MDC_REPO/tests/bats/fetch-rear.sh" --suite "$MDC_REAR_SUITE"
+        fi
     elif test -f "$cache/rear-current/usr/share/rear/lib/layout-functions.sh"; then
         echo "$cache/rear-current"
     else
@@ -57,6 +65,7 @@ mdc_stub_rear_output() {
         exit 1
     }
     function BugError() { Error "BUG: $*"; }
+    function BugIfError() { (($? == 0)) || BugError "$@"; }
     # Not output, but it lives in the same file; layout-functions.sh needs it
     # at source time (has_binary parted). The same as ReaR's.
     function has_binary() {
