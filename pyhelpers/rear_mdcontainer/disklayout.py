@@ -3,8 +3,10 @@
 ReaR's layout/save/GNU/Linux/210_raid_layout.sh writes a ``raidarray`` line
 (plus ``raiddisk`` and ``part`` lines) for *every* md array, containers and
 volumes included, and 200_partition_layout.sh writes ``part`` lines for the raw
-member disks of a RAID1 volume, whose partition table it sees at LBA 0.  For
-the arrays of the model this module:
+member disks of a RAID1 volume, whose partition table it sees at LBA 0.  ReaR
+2.6 writes ``raid`` lines instead of ``raidarray`` (no comments, no
+``raiddisk`` lines: its create_raid makes an array's partitions itself); they
+are handled alike.  For the arrays of the model this module:
 
 - replaces the container's ``raidarray`` line by an ``mdcontainer`` entry and
   drops its ``raiddisk`` line (a container has no size and no partitions);
@@ -39,6 +41,9 @@ from .imsm_platform import HEADING as PLATFORM_HEADING
 from .imsm_platform import PREFIX as PLATFORM_PREFIX
 from .model import Layout
 
+# The keyword of ReaR's generic md lines: 'raidarray' from ReaR 2.7 on, 'raid' in 2.6 and older.
+ARRAY_KEYWORDS = ("raidarray", "raid")
+
 
 def _words(line: str) -> list[str]:
     return line.split()
@@ -69,10 +74,10 @@ def rewrite(lines: Iterable[str], layout: Layout, platform: list[str] | None = N
         keyword = words[0] if words else ""
         device = words[1] if len(words) > 1 else ""
 
-        if keyword == "raidarray" and device in ours:
+        if keyword in ARRAY_KEYWORDS and device in ours:
             # Upstream's '# RAID device /dev/md126' and '# Format: raidarray'
             # comments describe the line we replace; our entries bring their own.
-            _drop_trailing_comments(out, "# Format: raidarray ", f"# RAID device {device}")
+            _drop_trailing_comments(out, f"# Format: {keyword} ", f"# RAID device {device}")
             out.extend(_entry_block(device, layout, written))
             continue
         if keyword in (CONTAINER_KEYWORD, VOLUME_KEYWORD) and device in ours:

@@ -215,6 +215,20 @@ appended() {
     assert_line 'create_disk_partition "/dev/md126" "primary" 2 2097152 1023410175'
 }
 
+@test "a ReaR 2.6 recording (no raiddisk line): the partition table type follows the part lines, as 2.6 decides it" {
+    sed -i '/^raiddisk \/dev\/md126 /d' "$LAYOUT_FILE"
+    source "$HOOK"
+    rear_call create_mdvolume /dev/md126
+    run appended
+    assert_line 'create_disk_label /dev/md126 gpt'
+    assert_line 'create_disk_partition "/dev/md126" "md126p2" 2 2097152 1023410175'
+    echo "# code before ours" >"$LAYOUT_CODE"
+    sed -i '/^part \/dev\/md126 /s/ rear-noname / primary /' "$LAYOUT_FILE"
+    rear_call create_mdvolume /dev/md126
+    run appended
+    assert_line 'create_disk_label /dev/md126 msdos'
+}
+
 @test "while the volume's partitions are generated the volume has no sysfs name (no shrinking to an old array's size)" {
     source "$HOOK"
     # An old array that udev assembled as /dev/md126 in the rescue system:

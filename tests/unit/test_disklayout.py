@@ -379,3 +379,43 @@ def test_rewrite_file_twice_is_stable(tmp_path):
     first = path.read_bytes()
     rewrite_file(str(path), _layout())
     assert path.read_bytes() == first
+
+
+# What ReaR 2.6 (Debian bullseye, recorded in the VM) writes for the same arrays: 'raid' lines without
+# comments and without 'raiddisk' lines; the volume's partitions follow its line.
+UPSTREAM_26 = f"""\
+# Disk /dev/sda
+# Format: disk <devname> <size(bytes)> <partition label type>
+disk /dev/sda 2147483648 gpt
+# Partitions on /dev/sda
+{PART_FORMAT}
+part /dev/sda 1048576 1048576 rear-noname bios_grub /dev/sda1
+part /dev/sda 2142240768 2097152 rear-noname none /dev/sda2
+# Disk /dev/sdb
+# Format: disk <devname> <size(bytes)> <partition label type>
+disk /dev/sdb 2147483648 gpt
+# Partitions on /dev/sdb
+{PART_FORMAT}
+part /dev/sdb 1048576 1048576 rear-noname bios_grub /dev/sdb1
+part /dev/sdb 2142240768 2097152 rear-noname none /dev/sdb2
+raid /dev/md127 metadata=imsm level=container raid-devices= uuid={UUID_C} name=imsm0 devices=/dev/sda,/dev/sdb
+raid /dev/md126 metadata= level=raid1 raid-devices=2 uuid={UUID_V0} name=Volume0 devices=/dev/sda,/dev/sdb
+part /dev/md126 1048576 1048576 rear-noname bios_grub /dev/md126p1
+part /dev/md126 1070596096 2097152 rear-noname none /dev/md126p2
+raid /dev/md0 metadata=1.2 level=raid1 raid-devices=2 uuid={NATIVE_UUID} name=0 devices=/dev/sdc1,/dev/sdd1
+fs /dev/md126p2 / ext4 uuid=0f4b6d8e-1e7c-4f0a-9f55-0a4d8bd2e5b1 label= blocksize=4096 reserved_blocks=5% max_mounts=-1
+"""
+
+
+def test_rewrite_replaces_rear_2_6_raid_lines_and_keeps_native_ones():
+    lines = rewrite(UPSTREAM_26.splitlines(), _layout())
+    assert not [line for line in lines if line.startswith(("raid /dev/md127 ", "raid /dev/md126 "))]
+    assert not [line for line in lines if line.startswith(("part /dev/sda ", "part /dev/sdb "))]
+    assert lines.count(CONTAINER_ENTRY) == 1
+    assert lines.count(VOLUME_ENTRY) == 1
+    # the volume's partitions stay where they were, after its entry; the native array is ReaR's
+    assert lines.index(VOLUME_ENTRY) < lines.index("part /dev/md126 1048576 1048576 rear-noname bios_grub /dev/md126p1")
+    assert [line for line in lines if line.startswith("raid ")] == [
+        f"raid /dev/md0 metadata=1.2 level=raid1 raid-devices=2 uuid={NATIVE_UUID} name=0 devices=/dev/sdc1,/dev/sdd1"]
+    assert rewrite(lines, _layout()) == lines
+    assert parse_layout(lines).volumes == _layout().volumes

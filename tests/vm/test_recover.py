@@ -223,7 +223,7 @@ def check_upstream_recording(original: RunResult) -> None:
     upstream = original.file("disklayout-upstream.conf")
     assert not re.search(r"^md(container|volume) ", upstream, re.M), upstream
     assert "rear-mdcontainer" not in original.file("rear-savelayout-upstream.log")
-    assert re.search(r"^raidarray ", upstream, re.M), upstream
+    assert re.search(r"^raid(array)? ", upstream, re.M), upstream  # 'raid' in ReaR 2.6
 
 
 def assembled_at_boot(res: RunResult | None, *metadata: str) -> None:
@@ -319,7 +319,8 @@ def test_recover_imsm_raid5_raid10_and_native_raid1(vm_factory) -> None:
     native_md, *native_disks = original.file("native.txt").split()
     assert native_md == "/dev/md127", "the native array must be md127 (see R5_R10_NATIVE_ORIGINAL)"
     layout = original.file("disklayout.conf")
-    native_lines = [line for line in layout.splitlines() if line.startswith(f"raidarray {native_md} ")]
+    native_lines = [line for line in layout.splitlines()
+                    if line.startswith((f"raidarray {native_md} ", f"raid {native_md} "))]  # 'raid' in ReaR 2.6
     assert len(native_lines) == 1, layout
     assert {"level=raid1", "raid-devices=2", "metadata=1.2"} <= set(native_lines[0].split()), native_lines
     assert native_lines[0] in original.file("disklayout-upstream.conf").splitlines()
