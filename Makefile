@@ -10,6 +10,7 @@
 #   make bench [BENCH="codegen ..."]           what the plugin costs, measured (not part of make test)
 #   make stress                                races, power cuts, mdmon killed, in VMs (not part of make test)
 #   make test-trixie                           the recording and dirty-disk VM scenarios on Debian trixie (issue #6)
+#   make test-bullseye                         the same on Debian bullseye (ReaR 2.6, mdadm 4.1, Python 3.9)
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -38,7 +39,7 @@ REAR_FILES := $(shell cd usr/share/rear && find . -type f \( -name '*.sh' -o -na
 PLUGIN_LIB_FILES := $(shell cd rear-plugin/lib && find . -type f -name '*.sh' | sed 's|^\./||' | LC_ALL=C sort)
 PY_FILES := $(shell cd pyhelpers && find rear_mdcontainer -type f \( -name '*.py' -o -name '*.j2' \) | LC_ALL=C sort)
 
-.PHONY: all install uninstall test test-quick test-trixie deps lint demo e2e stress bench clean installed-files deb rpm pkg-source
+.PHONY: all install uninstall test test-quick test-trixie test-bullseye deps lint demo e2e stress bench clean installed-files deb rpm pkg-source
 
 all:
 	@echo "Nothing to build. Try 'make install', 'make test' or 'make demo'."
@@ -154,6 +155,13 @@ TRIXIE_TESTS := tests/vm/test_testbed.py tests/vm/test_record.py \
 	tests/vm/test_recover.py::test_recover_dirty_disks_assembled_at_boot
 test-trixie: deps
 	MDC_VM_SUITE=trixie .venv/bin/python -m pytest $(TRIXIE_TESTS) -n $(PYTEST_WORKERS) --dist load \
+	    -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
+
+# Debian bullseye: the oldest versions the plugin supports (ReaR 2.6, mdadm 4.1, Python 3.9, jinja2 2.11,
+# plumbum 1.6.9, kernel 5.10), the same VM tests as for trixie; the image boots bullseye's own initramfs
+# (its klibc has no insmod for the test initramfs).
+test-bullseye: deps
+	MDC_VM_SUITE=bullseye .venv/bin/python -m pytest $(TRIXIE_TESTS) -n $(PYTEST_WORKERS) --dist load \
 	    -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
 
 # Robustness in VMs (issue #7): 20 recoveries racing udev on dirty disks, power cuts at each step of the

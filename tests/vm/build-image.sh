@@ -205,31 +205,36 @@ cp "$rootdir/root/packages.txt" "$outdir/packages.txt"
 
 # The test boot's initramfs: klibc tools (from klibc-utils, which initramfs-tools
 # pulls in) and the modules for the root disk, the data disks and the host share.
-ini=$work/initrd
-mkdir -p "$ini"/{bin,lib,proc,sys,dev,root,m,usr}
-for tool in sh insmod mount umount run-init sleep cat; do
-    cp -a "$rootdir/usr/lib/klibc/bin/$tool" "$ini/bin/"
-done
-cp -a "$rootdir"/lib/klibc-*.so "$ini/lib/"
-# The tools' ELF interpreter is /lib/klibc-*.so up to bookworm, /usr/lib/klibc-*.so from trixie on.
-ln -s ../lib "$ini/usr/lib"
-: >"$ini/modules"
-for mod in virtio_pci virtio_blk ext4 ahci sd_mod 9pnet_virtio 9p; do
-    chroot "$rootdir" modprobe -S "$kver" --show-depends "$mod" | while read -r cmd path _; do
-        test "$cmd" = insmod || continue
-        # klibc's insmod hands the file to init_module as it is: trixie's compressed
-        # modules (.ko.xz) are unpacked here.
-        name=$(basename "$path")
-        name=${name%.xz}
-        grep -qxF "$name" "$ini/modules" && continue
-        case $path in
-        *.xz) xz -dc "$rootdir$path" >"$ini/m/$name" ;;
-        *) cp "$rootdir$path" "$ini/m/$name" ;;
-        esac
-        echo "$name" >>"$ini/modules"
+# Up to bullseye klibc-utils has no insmod: there the image's own initramfs
+# (initramfs-tools, slower to boot) serves.
+if ! test -x "$rootdir/usr/lib/klibc/bin/insmod"; then
+    cp "$rootdir/boot/initrd.img-$kver" "$outdir/initrd.img.tmp"
+else
+    ini=$work/initrd
+    mkdir -p "$ini"/{bin,lib,proc,sys,dev,root,m,usr}
+    for tool in sh insmod mount umount run-init sleep cat; do
+        cp -a "$rootdir/usr/lib/klibc/bin/$tool" "$ini/bin/"
     done
-done
-cat >"$ini/init" <<'INIT'
+    cp -a "$rootdir"/lib/klibc-*.so "$ini/lib/"
+    # The tools' ELF interpreter is /lib/klibc-*.so up to bookworm, /usr/lib/klibc-*.so from trixie on.
+    ln -s ../lib "$ini/usr/lib"
+    : >"$ini/modules"
+    for mod in virtio_pci virtio_blk ext4 ahci sd_mod 9pnet_virtio 9p; do
+        chroot "$rootdir" modprobe -S "$kver" --show-depends "$mod" | while read -r cmd path _; do
+            test "$cmd" = insmod || continue
+            # klibc's insmod hands the file to init_module as it is: trixie's compressed
+            # modules (.ko.xz) are unpacked here.
+            name=$(basename "$path")
+            name=${name%.xz}
+            grep -qxF "$name" "$ini/modules" && continue
+            case $path in
+            *.xz) xz -dc "$rootdir$path" >"$ini/m/$name" ;;
+            *) cp "$rootdir$path" "$ini/m/$name" ;;
+            esac
+            echo "$name" >>"$ini/modules"
+        done
+    done
+    cat >"$ini/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -251,8 +256,9 @@ umount /proc
 umount /dev
 exec run-init /root /sbin/init "$@"
 INIT
-chmod 755 "$ini/init"
-(cd "$ini" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$outdir/initrd.img.tmp"
+    chmod 755 "$ini/init"
+    (cd "$ini" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$outdir/initrd.img.tmp"
+fi
 
 mkfs.ext4 -q -F -L mdctest-root -d "$rootdir" "$work/root.raw" 4G
 qemu-img convert -f raw -O qcow2 "$work/root.raw" "$outdir/root.qcow2.tmp"

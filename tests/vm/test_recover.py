@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from tests.vm.results import Column, Outcome, record_outcome
-from tests.vm.vmlib import VM, DiskSpec, RunResult, VMError
+from tests.vm.vmlib import VM, DiskSpec, RunResult, VMError, suite_default
 
 HERE = Path(__file__).resolve().parent
 LAYOUTS_SH = (HERE / "layouts.sh").read_text()
@@ -210,7 +210,7 @@ def recover_both(vm_factory: VMFactory, vm: VM, original: RunResult, scenario: s
                                      timeout)
     record_outcome(plugin)
     record_outcome(upstream)
-    print(f"{scenario}: upstream ReaR 2.7: {upstream.cell()} | with rear-mdcontainer: {plugin.cell()}")
+    print(f"{scenario}: upstream ReaR ({suite_default()}): {upstream.cell()} | with rear-mdcontainer: {plugin.cell()}")
     tail = plugin_res.output[-8000:] if plugin_res is not None else ""
     assert plugin.passed or not upstream.passed, f"upstream ReaR passes, the plugin fails: {plugin.reason}\n{tail}"
     assert plugin.passed, f"{plugin.reason}\n{tail}"

@@ -69,11 +69,23 @@ step "stop volume, then container"
 md_stop_all
 test -z "$(md_devices)" || die "arrays left: $(md_devices)"
 
-step "a change event does not assemble IMSM (Debian's rule skips change for isw_raid_member)"
-udevadm trigger --action=change --settle "$A" "$B"
-settle
-echo "after change: $(md_devices | tr '\n' ' ')"
-test -z "$(md_devices)" || die "change event assembled: $(md_devices)"
+# Debian's rules from mdadm 4.2 on skip change events for isw_raid_member; mdadm 4.1's
+# (bullseye) assemble on them too: more events that can race a recovery there.
+if [[ $(mdadm --version 2>&1) == *" v4.1"* ]]; then
+    step "a change event assembles IMSM (mdadm 4.1's rules)"
+    udevadm trigger --action=change --settle "$A" "$B"
+    settle
+    echo "after change: $(md_devices | tr '\n' ' ')"
+    test -n "$(md_devices)" || die "change event assembled nothing with mdadm 4.1's rules"
+    md_stop_all
+    test -z "$(md_devices)" || die "arrays left: $(md_devices)"
+else
+    step "a change event does not assemble IMSM (Debian's rule skips change for isw_raid_member)"
+    udevadm trigger --action=change --settle "$A" "$B"
+    settle
+    echo "after change: $(md_devices | tr '\n' ' ')"
+    test -z "$(md_devices)" || die "change event assembled: $(md_devices)"
+fi
 
 step "an add event (hotplug, coldplug at boot) assembles container and volume"
 retrigger "$A" "$B"
