@@ -15,6 +15,7 @@ containers (stopping a container stops its mdmon).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 from .errors import MdcError
@@ -22,6 +23,13 @@ from .system import System
 
 #: Labels of file systems that hold a ReaR rescue medium (OUTPUT=USB, ISO).
 RESCUE_LABELS = ("REAR-000", "RELAXRECOVER", "REAR-EFI")
+
+#: How often 'mdadm --stop' is tried on one array. It fails now and then while udev
+#: and mdmon are still busy with the array: measured in the race runs of make stress
+#: (udev re-triggering the member disks), mdadm died of SIGPIPE (exit code -13) once
+#: in 12 runs, talking to an mdmon that was going away; the next try stops it.
+STOP_ATTEMPTS = 4
+_sleep = time.sleep
 
 
 @dataclass(frozen=True)
@@ -128,12 +136,30 @@ def _stop_holders(system: System, names: list[str], done: list[str]) -> None:
             dm_name = system.read(system.sys_block(holder.name) / "dm" / "name") or holder.name
             _run(system, done, "dmsetup", "remove", "--retry", dm_name)
         elif holder.kind.startswith("md"):
-            if system.md_value(holder.name, "array_state") in ("", "clear"):
-                continue
-            _run(system, done, "mdadm", "--stop", device)
+            _stop_md(system, holder.name, done)
         else:
             raise MdcError(device, f"holds {', '.join('/dev/' + n for n in names)} and is neither md nor device-mapper",
                            f"release {device} by hand before the recovery")
+
+
+def _stop_md(system: System, name: str, done: list[str]) -> None:
+    """``mdadm --stop`` for an array that is there, tried again (after udev settled) while it fails
+    and the array is still there: one failure is no reason to give up a recovery."""
+    device = f"/dev/{name}"
+    for attempt in range(1, STOP_ATTEMPTS + 1):
+        if system.md_value(name, "array_state") in ("", "clear"):
+            return  # not there (any more)
+        result = system.run("mdadm", "--stop", device)
+        done.append(f"mdadm --stop {device}" + (f"  (exit {result.rc})" if result.rc else ""))
+        if result.rc == 0:
+            return
+        if attempt == STOP_ATTEMPTS:
+            how = f"was killed by signal {-result.rc}" if result.rc < 0 else f"failed with exit code {result.rc}"
+            raise MdcError(f"mdadm --stop {device}",
+                           f"{how} ({STOP_ATTEMPTS} attempts): {result.err.strip() or result.out.strip()}",
+                           "see the log; the disks are not yet changed beyond this step, so a rerun may succeed")
+        _run(system, done, "udevadm", "settle", "--timeout=10", check=False)
+        _sleep(float(attempt))
 
 
 def _whole_disk(system: System, name: str) -> str:

@@ -125,6 +125,8 @@ class FakeTree:
         self.readwrite_state: str | None = "active"
         #: argv -> Result for commands that should fail.
         self.results: dict[tuple[str, ...], Result] = {}
+        #: argv -> Results for the next calls of argv, one each (then as usual).
+        self.results_once: dict[tuple[str, ...], list[Result]] = {}
         self.sys = root / "sys" / "class" / "block"
         self.sys.mkdir(parents=True)
         (root / "proc" / "self").mkdir(parents=True)
@@ -216,6 +218,8 @@ class FakeTree:
     # --- the runner ----------------------------------------------------------------
     def __call__(self, *argv: str) -> Result:
         self.calls.append(tuple(argv))
+        if self.results_once.get(tuple(argv)):
+            return self.results_once[tuple(argv)].pop(0)
         if tuple(argv) in self.results:
             return self.results[tuple(argv)]
         if argv[:2] == ("mdadm", "--version"):

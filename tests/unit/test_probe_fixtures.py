@@ -31,7 +31,7 @@ def test_fixtures_exist() -> None:
     names = {p.name for p in LAYOUTS}
     assert {"imsm-raid1", "imsm-raid0", "imsm-raid5", "imsm-raid10", "imsm-two-volumes", "ddf-raid1",
             "imsm-raid1-degraded", "imsm-raid1-resync", "native-raid1"} <= names
-    assert {"bookworm", "trixie"} <= set(SUITES)
+    assert {"bullseye", "bookworm", "trixie"} <= set(SUITES)
     for suite in SUITES:
         assert {p.name for p in LAYOUTS if p.parent.name == suite} == names, suite
 
@@ -60,8 +60,10 @@ def test_probe_matches_mdadm_detail(recording: Path) -> None:
             assert volume.chunk_kib == chunk_kib("t", detail.get("Chunk Size"))
         assert volume.uuid == export["MD_UUID"]
         assert int(export["MD_MEMBER"]) == volume.member
-        roles = {int(v): f"/dev/{k[len('MD_DEVICE_dev_'):-len('_ROLE')]}" for k, v in export.items()
-                 if k.startswith("MD_DEVICE_dev_") and k.endswith("_ROLE") and v.isdigit()}
+        # MD_DEVICE_<key>_ROLE and MD_DEVICE_<key>_DEV: the key is dev_sda, or ev_sda from mdadm 4.1
+        # (which cuts the wrong prefix off); the device comes from _DEV.
+        roles = {int(v): export[f"{k[:-len('_ROLE')]}_DEV"] for k, v in export.items()
+                 if k.startswith("MD_DEVICE_") and k.endswith("_ROLE") and v.isdigit()}
         expected = tuple(roles.get(slot, "missing") for slot in range(volume.raid_devices))
         assert volume.devices == expected
         names = [a.name for a in scan if a.options.get("UUID") == volume.uuid]

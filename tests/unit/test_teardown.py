@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rear_mdcontainer import teardown
 from rear_mdcontainer.errors import MdcError
 from rear_mdcontainer.teardown import Holder, check_not_in_use, devices_below, holder_tree, release
 
@@ -196,7 +197,14 @@ def test_release_reports_holders_that_come_back(tree):
     assert info.value.problem == "still held by /dev/dm-0, /dev/md126, /dev/md127 after teardown"
 
 
-def test_release_stops_on_a_failing_stop_before_wiping(tree):
+@pytest.fixture
+def sleeps(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(teardown, "_sleep", slept.append)
+    return slept
+
+
+def test_release_stops_on_a_failing_stop_before_wiping(tree, sleeps):
     from rear_mdcontainer.system import Result
 
     tree.results[("mdadm", "--stop", "/dev/md126")] = Result(1, "", "mdadm: Cannot get exclusive access to /dev/md126\n")
@@ -204,8 +212,51 @@ def test_release_stops_on_a_failing_stop_before_wiping(tree):
         release(tree.system, ["/dev/sda", "/dev/sdb"])
     assert info.value.subject == "mdadm --stop /dev/md126"
     assert "Cannot get exclusive access" in info.value.problem
+    assert "failed with exit code 1 (4 attempts)" in info.value.problem
+    # tried STOP_ATTEMPTS times, udev settled and a growing pause between the tries
+    assert tree.calls.count(("mdadm", "--stop", "/dev/md126")) == teardown.STOP_ATTEMPTS == 4
+    assert sleeps == [1.0, 2.0, 3.0]
     assert tree.argvs("wipefs") == []
     assert ("mdadm", "--stop", "/dev/md127") not in tree.calls
+
+
+def test_a_stop_that_fails_once_is_tried_again_and_the_release_goes_on(tree, sleeps):
+    from rear_mdcontainer.system import Result
+
+    # what the race runs met once: mdadm killed by SIGPIPE while mdmon went away
+    tree.results_once[("mdadm", "--stop", "/dev/md126")] = [Result(-13, "", "")]
+    done = release(tree.system, ["/dev/sda", "/dev/sdb"])
+    assert tree.calls.count(("mdadm", "--stop", "/dev/md126")) == 2
+    assert "mdadm --stop /dev/md126  (exit -13)" in done
+    assert sleeps == [1.0]
+    assert ("mdadm", "--stop", "/dev/md127") in tree.calls
+    assert tree.argvs("wipefs")
+
+
+def test_a_signal_is_named_as_such_when_every_attempt_fails(tree, sleeps):
+    from rear_mdcontainer.system import Result
+
+    tree.results[("mdadm", "--stop", "/dev/md126")] = Result(-13, "", "")
+    with pytest.raises(MdcError) as info:
+        release(tree.system, ["/dev/sda", "/dev/sdb"])
+    assert info.value.problem.startswith("was killed by signal 13 (4 attempts)")
+
+
+def test_a_failing_stop_of_an_array_that_went_away_meanwhile_is_no_error(tree, sleeps):
+    from rear_mdcontainer.system import Result
+
+    # the stop fails, but the array went away all the same (udev or mdmon stopped it)
+    def runner(*argv: str) -> Result:
+        result = tree(*argv)
+        if argv == ("mdadm", "--stop", "/dev/md126"):
+            return Result(1, "", "mdadm: failed to stop array /dev/md126\n")
+        return result
+
+    tree.system.run = runner
+    release(tree.system, ["/dev/sda", "/dev/sdb"])
+    assert tree.calls.count(("mdadm", "--stop", "/dev/md126")) == 1
+    assert sleeps == [1.0]
+    assert tree.argvs("wipefs")
 
 
 def test_release_ignores_zero_superblock_failures(tree):
