@@ -166,7 +166,8 @@ test-bullseye: deps
 
 # Robustness in VMs (issue #7): 20 recoveries racing udev on dirty disks, power cuts at each step of the
 # generated code, mdmon killed (tests/vm/test_stress.py; 2 hours and more under TCG: not in make test).
-# MDC_STRESS_RUNS= changes the number of race runs.
+# MDC_STRESS_RUNS= changes the number of race runs, MDC_STRESS_FIRST= the number of the first (two sessions
+# at once: MDC_STRESS_RUNS=10 and MDC_STRESS_RUNS=10 MDC_STRESS_FIRST=10 share the 20 runs).
 stress: deps
 	MDC_STRESS=1 .venv/bin/python -m pytest tests/vm/test_stress.py -s -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -98,13 +98,15 @@ sync
 
 def test_recovery_races_with_udev_on_dirty_disks(vm_factory) -> None:
     runs = int(os.environ.get("MDC_STRESS_RUNS", "20"))
+    # MDC_STRESS_FIRST: the number of the first run (its delay), to share the runs between VMs run at once.
+    first = int(os.environ.get("MDC_STRESS_FIRST", "0"))
     vm = vm_factory([DiskSpec("a", 512), DiskSpec("b", 512), DiskSpec("c", 256), DiskSpec("d", 256)])
     original = vm.run(RACE_ORIGINAL, files=FILES, label="original", timeout=2400)
     assert original.rc == 0, original.output[-6000:]
     expected, _ = read_facts(original.file("arrays.txt"))
     assert sorted(expected) == ["data", "ddata", "sys"], expected
     failures = []
-    for run in range(runs):
+    for run in range(first, first + runs):
         delay = (run * 7) % 11 / 2  # 0 to 5 s, a different value each run
         res = vm.run(RACE_RUN, files=FILES, env={"STRESS_DELAY": str(delay)}, label=f"race-{run:02d}",
                      timeout=2400)
@@ -112,7 +114,7 @@ def test_recovery_races_with_udev_on_dirty_disks(vm_factory) -> None:
         reason = check_recovery(vm, res, expected, {})
         if not re.search(r"external:imsm", at_boot) or not re.search(r"external:ddf", at_boot):
             reason = reason or f"the old arrays were not assembled at boot: {at_boot!r}"
-        print(f"race run {run + 1}/{runs} (delay {delay} s, {res.seconds:.0f} s): {reason or 'passed'}")
+        print(f"race run {run + 1}/{first + runs} (delay {delay} s, {res.seconds:.0f} s): {reason or 'passed'}")
         if reason:
             failures.append(f"run {run + 1}: {reason}\n{res.output[-3000:]}")
     assert not failures, f"{len(failures)}/{runs} runs failed:\n" + "\n".join(failures)
