@@ -138,6 +138,25 @@ record_disk_names() {
     done <"$VMTEST_SHARE/disks.txt" | tee "$VMTEST_SHARE/disk-names.txt"
 }
 
+# use_disk_mappings: where each recorded disk is now, from <share>/disk_mappings ("RECORDED-DEVICE
+# DISK-NAME" lines from the host), as a user mapping file /root/mappings/disk_mappings when a disk of
+# the layout has another kernel name in this boot (ReaR reads disk_mappings in its working directory:
+# run rear from /root/mappings). Without it ReaR maps by name and size, and two disks of the same size
+# whose names swapped between the boots are swapped in the recovery too.
+use_disk_mappings() {
+    local L=/var/lib/rear/layout/disklayout.conf orig name
+    mkdir -p /root/mappings
+    rm -f /root/mappings/disk_mappings
+    [[ -e $VMTEST_SHARE/disk_mappings ]] || return 0
+    while read -r orig name; do
+        if grep -q "^disk $orig " $L; then echo "$orig $(disk "$name")"; fi
+    done <"$VMTEST_SHARE/disk_mappings" >/root/mappings/candidates
+    if awk '$1 != $2 {found = 1} END {exit !found}' /root/mappings/candidates; then
+        cp /root/mappings/candidates /root/mappings/disk_mappings
+        echo "disk names differ from the recording, mapping:"; cat /root/mappings/disk_mappings
+    fi
+}
+
 # restore_recording: /var/lib/rear from <share>/rear-recording.tar, if the host put one there.
 restore_recording() {
     [[ -e $VMTEST_SHARE/rear-recording.tar ]] || return 0

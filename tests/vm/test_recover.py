@@ -49,16 +49,7 @@ step "recovery boot: what udev assembled from the old disks"
 cat /proc/mdstat 2>/dev/null | tee "$VMTEST_SHARE/mdstat-at-boot.txt" || echo "no /proc/mdstat"
 L=/var/lib/rear/layout/disklayout.conf
 as_rescue_system "$(awk -v m="$ROOT_MOUNT" '$1 == "fs" && $3 == m {print $2}' $L)"
-# "RECORDED-DEVICE DISK-NAME" lines from the host: where each recorded disk is now. A user mapping file
-# (ReaR reads disk_mappings in its working directory) when a disk of the layout has another name now.
-mkdir -p /root/mappings
-while read -r orig name; do
-    if grep -q "^disk $orig " $L; then echo "$orig $(disk "$name")"; fi
-done <"$VMTEST_SHARE/disk_mappings" >/root/mappings/candidates
-if awk '$1 != $2 {found = 1} END {exit !found}' /root/mappings/candidates; then
-    cp /root/mappings/candidates /root/mappings/disk_mappings
-    echo "disk names differ from the recording, mapping:"; cat /root/mappings/disk_mappings
-fi
+use_disk_mappings
 rear_config
 rc=0; (cd /root/mappings && rear_run layoutonly) || rc=$?
 echo "$rc" >"$VMTEST_SHARE/layoutonly.rc"

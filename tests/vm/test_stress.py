@@ -30,7 +30,7 @@ import re
 
 import pytest
 
-from tests.vm.test_recover import FILES, SIMPLE_ORIGINAL, check_recovery, read_facts
+from tests.vm.test_recover import FILES, SIMPLE_ORIGINAL, check_recovery, read_facts, recorded_disks
 from tests.vm.vmlib import DiskSpec
 
 pytestmark = [
@@ -53,6 +53,7 @@ with_fs Data /srv/t/data data
 with_fs Ddata /srv/t/ddata ddata
 rear_config
 save_layout
+record_disk_names
 cp /var/lib/rear/layout/disklayout.conf /root/layout.good
 array_facts | tee "$VMTEST_SHARE/arrays.txt"
 """
@@ -66,6 +67,9 @@ L=/var/lib/rear/layout/disklayout.conf
 cp /root/layout.good $L
 cat /proc/mdstat | tee "$VMTEST_SHARE/mdstat-at-boot.txt"
 as_rescue_system "$(awk '$1 == "fs" && $3 == "/srv/t/sys" {print $2}' $L)"
+# Kernel names can differ from the original boot's: map the recorded disks by serial, as in test_recover
+# (measured: with ReaR's own mapping by name and size the two DDF disks were swapped in one run).
+use_disk_mappings
 rear_config
 members=()
 for name in a b c d; do members+=("/sys/class/block/$(basename "$(disk $name)")"); done
@@ -81,7 +85,7 @@ storm() {
 storm & storm_pid=$!
 step "udev storm on the members, rear starts in $STRESS_DELAY s"
 sleep "$STRESS_DELAY"
-rc=0; rear_run layoutonly || rc=$?
+rc=0; (cd /root/mappings && rear_run layoutonly) || rc=$?
 kill "$storm_pid"; wait "$storm_pid" 2>/dev/null || true
 echo "$rc" >"$VMTEST_SHARE/layoutonly.rc"
 umount -R /mnt/local 2>/dev/null || true
@@ -105,11 +109,12 @@ def test_recovery_races_with_udev_on_dirty_disks(vm_factory) -> None:
     assert original.rc == 0, original.output[-6000:]
     expected, _ = read_facts(original.file("arrays.txt"))
     assert sorted(expected) == ["data", "ddata", "sys"], expected
+    mappings = "".join(f"{dev} {name}\n" for name, dev in recorded_disks(original).items())
     failures = []
     for run in range(first, first + runs):
         delay = (run * 7) % 11 / 2  # 0 to 5 s, a different value each run
-        res = vm.run(RACE_RUN, files=FILES, env={"STRESS_DELAY": str(delay)}, label=f"race-{run:02d}",
-                     timeout=2400)
+        res = vm.run(RACE_RUN, files={**FILES, "disk_mappings": mappings}, env={"STRESS_DELAY": str(delay)},
+                     label=f"race-{run:02d}", timeout=2400)
         at_boot = res.file("mdstat-at-boot.txt")
         reason = check_recovery(vm, res, expected, {})
         if not re.search(r"external:imsm", at_boot) or not re.search(r"external:ddf", at_boot):
