@@ -22,9 +22,9 @@ declare -F mdcontainer_upstream_get_device_from_partition >/dev/null && return 0
 grep -q '^mdvolume ' "$LAYOUT_FILE" 2>/dev/null || return 0
 test -f "$TARGET_FS_ROOT/$UEFI_BOOTLOADER" || return 0
 
-# Where the ESP is mounted and what is mounted there, as 670 finds it.
-mdcontainer_esp_mountpoint="$( df -P "$TARGET_FS_ROOT/$UEFI_BOOTLOADER" | tail -n 1 | awk '{print $6}' )"
-mdcontainer_esp_device="$( df -P "$TARGET_FS_ROOT/$UEFI_BOOTLOADER" | tail -n 1 | awk '{print $1}' )"
+# Where the ESP is mounted and what is mounted there, as 670 finds it (one df line:
+# device, size, used, available, capacity, mount point).
+read -r mdcontainer_esp_device junk junk junk junk mdcontainer_esp_mountpoint < <( df -P "$TARGET_FS_ROOT/$UEFI_BOOTLOADER" | tail -n 1 )
 # /dev/md/Name_0p1 and the like are links to /dev/md126p1.
 test -b "$mdcontainer_esp_device" && mdcontainer_esp_device="$( readlink -f "$mdcontainer_esp_device" )"
 if ! [[ "$mdcontainer_esp_device" =~ ^(/dev/md[0-9]+)p([0-9]+)$ ]] ; then
