@@ -39,15 +39,38 @@ candidate() {
     apt-cache policy rear 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '^(none)$' || true
 }
 
+# cached VERSION: sets $dest to where VERSION is unpacked; true when it is there already.
+cached() {
+    # An epoch ('1:2.7-1') has a colon, which is unwelcome in a path.
+    dest=$cache/rear-${1//:/_}
+    test -f "$dest/usr/share/rear/lib/layout-functions.sh"
+}
+
+# new_work: a fresh work folder in the cache; sets $work.
+new_work() {
+    mkdir -p "$cache"
+    work=$(mktemp -d "$cache/.fetch.XXXXXX")
+}
+
+# place DEB: unpack the package DEB (in $work) to $dest, in place of what was there; removes $work.
+place() {
+    local deb=$1
+    dpkg -x "$deb" "$work/root"
+    if ! test -f "$work/root/usr/share/rear/lib/layout-functions.sh"; then
+        rm -rf "$work"
+        die "$(basename "$deb") has no usr/share/rear/lib/layout-functions.sh"
+    fi
+    rm -rf "$dest"
+    mv "$work/root" "$dest"
+    rm -rf "$work"
+}
+
 # unpack VERSION: download rear=VERSION and unpack it to $cache/rear-VERSION,
 # unless it is there already; sets $dest.
 unpack() {
-    local version=$1 work debs
-    # An epoch ('1:2.7-1') has a colon, which is unwelcome in a path.
-    dest=$cache/rear-${version//:/_}
-    test -f "$dest/usr/share/rear/lib/layout-functions.sh" && return 0
-    mkdir -p "$cache"
-    work=$(mktemp -d "$cache/.fetch.XXXXXX")
+    local version=$1 debs
+    cached "$version" && return 0
+    new_work
     # apt downloads as the unprivileged _apt user when it can read the folder.
     chmod 0755 "$work"
     if ! (cd "$work" && apt-get download -q "rear=$version" >download.log 2>&1); then
@@ -56,19 +79,12 @@ unpack() {
         return 1
     fi
     debs=("$work"/rear_*.deb)
-    dpkg -x "${debs[0]}" "$work/root"
-    if ! test -f "$work/root/usr/share/rear/lib/layout-functions.sh"; then
-        rm -rf "$work"
-        die "${debs[0]} has no usr/share/rear/lib/layout-functions.sh"
-    fi
-    rm -rf "$dest"
-    mv "$work/root" "$dest"
-    rm -rf "$work"
+    place "${debs[0]}"
 }
 
 # unpack_suite SUITE: the rear package of Debian SUITE, from the archive's index; sets $dest.
 unpack_suite() {
-    local suite=$1 mirror=${MDC_DEBIAN_MIRROR:-http://deb.debian.org/debian} arch record file sum work
+    local suite=$1 mirror=${MDC_DEBIAN_MIRROR:-http://deb.debian.org/debian} arch record file sum
     arch=$(dpkg --print-architecture)
     # (awk reads the whole index: leaving early would fail the pipe)
     record=$(curl -fsSL "$mirror/dists/$suite/main/binary-$arch/Packages.xz" | xz -dc |
@@ -78,20 +94,14 @@ unpack_suite() {
     file=$(sed -n 's/^Filename: //p' <<<"$record")
     sum=$(sed -n 's/^SHA256: //p' <<<"$record")
     test -n "$version" && test -n "$file" && test -n "$sum" || die "Debian $suite has no rear package for $arch"
-    dest=$cache/rear-${version//:/_}
-    test -f "$dest/usr/share/rear/lib/layout-functions.sh" && return 0
-    mkdir -p "$cache"
-    work=$(mktemp -d "$cache/.fetch.XXXXXX")
-    curl -fsSL -o "$work/rear.deb" "$mirror/$file" || { rm -rf "$work"; die "cannot download $mirror/$file"; }
-    if ! echo "$sum  $work/rear.deb" | sha256sum -c --quiet - >/dev/null 2>&1; then
+    cached "$version" && return 0
+    new_work
+    curl -fsSL -o "$work/$(basename "$file")" "$mirror/$file" || { rm -rf "$work"; die "cannot download $mirror/$file"; }
+    if ! echo "$sum  $work/$(basename "$file")" | sha256sum -c --quiet - >/dev/null 2>&1; then
         rm -rf "$work"
         die "$mirror/$file does not match the SHA256 of Debian $suite's index"
     fi
-    dpkg -x "$work/rear.deb" "$work/root"
-    test -f "$work/root/usr/share/rear/lib/layout-functions.sh" || { rm -rf "$work"; die "$file has no usr/share/rear/lib/layout-functions.sh"; }
-    rm -rf "$dest"
-    mv "$work/root" "$dest"
-    rm -rf "$work"
+    place "$work/$(basename "$file")"
 }
 
 if test "${1:-}" = --suite; then
