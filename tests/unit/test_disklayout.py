@@ -24,14 +24,8 @@ PART_FORMAT = ("# Format: part <device> <partition size(bytes)> <partition start
 NATIVE_UUID = "8d05eb84:2de831d1:dfed54b2:ad592118"
 BLANK = " "  # upstream leaves a blank at the end of a raiddisk line without label type
 
-# What ReaR 2.7 writes for an IMSM RAID1 volume md126 (GPT: bios_grub + root) in container md127 on
-# sda+sdb, and a native RAID1 md0 on sdc1+sdd1 (trailing blanks as upstream's echo leaves them).
-UPSTREAM = f"""\
-# Disk layout dated 20240217191350 (YYYYmmddHHMMSS)
-# NAME            KNAME      PKNAME     TRAN TYPE  FSTYPE          LABEL SIZE MOUNTPOINT
-# /dev/sda        /dev/sda              sata disk  isw_raid_member         2G
-# |-/dev/md126    /dev/md126 /dev/sda        raid1                         2G
-# `-/dev/md127    /dev/md127 /dev/sda        md                            0B
+# The member disks sda and sdb as ReaR (2.6 and 2.7 alike) writes them: the volume's GPT seen at LBA 0.
+MEMBER_DISKS = f"""\
 # Disk /dev/sda
 # Format: disk <devname> <size(bytes)> <partition label type>
 disk /dev/sda 2147483648 gpt
@@ -45,7 +39,17 @@ disk /dev/sdb 2147483648 gpt
 # Partitions on /dev/sdb
 {PART_FORMAT}
 part /dev/sdb 1048576 1048576 rear-noname bios_grub /dev/sdb1
-part /dev/sdb 2142240768 2097152 rear-noname none /dev/sdb2
+part /dev/sdb 2142240768 2097152 rear-noname none /dev/sdb2"""
+
+# What ReaR 2.7 writes for an IMSM RAID1 volume md126 (GPT: bios_grub + root) in container md127 on
+# sda+sdb, and a native RAID1 md0 on sdc1+sdd1 (trailing blanks as upstream's echo leaves them).
+UPSTREAM = f"""\
+# Disk layout dated 20240217191350 (YYYYmmddHHMMSS)
+# NAME            KNAME      PKNAME     TRAN TYPE  FSTYPE          LABEL SIZE MOUNTPOINT
+# /dev/sda        /dev/sda              sata disk  isw_raid_member         2G
+# |-/dev/md126    /dev/md126 /dev/sda        raid1                         2G
+# `-/dev/md127    /dev/md127 /dev/sda        md                            0B
+{MEMBER_DISKS}
 # Disk /dev/sdc
 # Format: disk <devname> <size(bytes)> <partition label type>
 disk /dev/sdc 1073741824 msdos
@@ -384,20 +388,7 @@ def test_rewrite_file_twice_is_stable(tmp_path):
 # What ReaR 2.6 (Debian bullseye, recorded in the VM) writes for the same arrays: 'raid' lines without
 # comments and without 'raiddisk' lines; the volume's partitions follow its line.
 UPSTREAM_26 = f"""\
-# Disk /dev/sda
-# Format: disk <devname> <size(bytes)> <partition label type>
-disk /dev/sda 2147483648 gpt
-# Partitions on /dev/sda
-{PART_FORMAT}
-part /dev/sda 1048576 1048576 rear-noname bios_grub /dev/sda1
-part /dev/sda 2142240768 2097152 rear-noname none /dev/sda2
-# Disk /dev/sdb
-# Format: disk <devname> <size(bytes)> <partition label type>
-disk /dev/sdb 2147483648 gpt
-# Partitions on /dev/sdb
-{PART_FORMAT}
-part /dev/sdb 1048576 1048576 rear-noname bios_grub /dev/sdb1
-part /dev/sdb 2142240768 2097152 rear-noname none /dev/sdb2
+{MEMBER_DISKS}
 raid /dev/md127 metadata=imsm level=container raid-devices= uuid={UUID_C} name=imsm0 devices=/dev/sda,/dev/sdb
 raid /dev/md126 metadata= level=raid1 raid-devices=2 uuid={UUID_V0} name=Volume0 devices=/dev/sda,/dev/sdb
 part /dev/md126 1048576 1048576 rear-noname bios_grub /dev/md126p1
